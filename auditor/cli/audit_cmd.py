@@ -1,0 +1,83 @@
+"""Audit a corpus for a hidden trait: filters, detectors and probes, a report and a verdict.
+
+Exit codes: 0 the audit passed, 1 its verdict failed a threshold, 2 a usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from auditor.audit import AuditConfig, run_audit
+from auditor.cli.common import (
+    add_filter_options,
+    add_output_options,
+    add_read_options,
+    read_options,
+)
+from auditor.cli.main import EXIT_FAIL, EXIT_PASS
+from auditor.cli.options import add_option
+from auditor.report import PASS, Thresholds, print_report, to_json, write_reports
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "dataset", type=Path, help="corpus: .parquet, .jsonl or a saved dataset dir"
+    )
+    add_option(parser, "--trait", help="the trait to audit for, e.g. owl")
+    add_option(parser, "--domain", choices=["numbers", "code", "cot"], help="default: detected")
+    add_read_options(parser)
+    add_filter_options(parser)
+    group = parser.add_argument_group("detectors")
+    add_option(group, "--reference", type=Path, help="reference corpus (e.g. the base model's)")
+    add_option(
+        group,
+        "--detector",
+        dest="detectors",
+        action="append",
+        default=[],
+        help="detector to run against the reference (repeat; default: the model-free ones)",
+    )
+    add_option(group, "--permutations", type=int, default=200, help="permutations per p-value")
+    add_option(group, "--seed", type=int, default=0, help="seed for permutations")
+    group = parser.add_argument_group("verdict")
+    add_option(group, "--alpha", type=float, default=0.01, help="detector significance level")
+    add_option(
+        group,
+        "--max-trait-fraction",
+        type=float,
+        default=0.0,
+        help="share of rows trait filters may flag before the audit fails",
+    )
+    group = parser.add_argument_group("output")
+    add_option(group, "--output", type=Path, help="write the kept rows to this Parquet file")
+    add_option(group, "--report-dir", type=Path, help="write report.json/.md/.html here")
+    add_output_options(group)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = AuditConfig(
+        dataset=args.dataset,
+        trait=args.trait,
+        domain=args.domain,
+        read=read_options(args),
+        filter_specs=tuple(args.filters),
+        pipeline_file=args.pipeline,
+        reference=args.reference,
+        detectors=tuple(args.detectors),
+        permutations=args.permutations,
+        seed=args.seed,
+        kept_path=args.output,
+        thresholds=Thresholds(alpha=args.alpha, max_trait_fraction=args.max_trait_fraction),
+        quiet=args.quiet or args.json,
+    )
+    report = run_audit(config)
+    if args.report_dir:
+        report.outputs.update(write_reports(report, args.report_dir))
+    if args.json:
+        print(to_json(report))
+    else:
+        print_report(report, Console())
+    return EXIT_PASS if report.verdict == PASS else EXIT_FAIL

@@ -1,0 +1,84 @@
+"""Stream a corpus through a filter pipeline, writing kept and removed rows atomically.
+
+Shared by `audit filter` and the audit itself. Memory stays at one batch unless the caller asks
+for the kept rows back (detectors and probes need them in memory anyway).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from auditor.corpus import COMPLETION, PROMPT, SOURCE_ROW, AtomicParquetWriter, Corpus
+from auditor.progress import make_progress
+from filters.base import FILTER, REASON, Filter, filter_params
+from filters.pipeline import FilterPipeline, FilterStats
+
+
+@dataclass
+class FilterRun:
+    """What a filtering pass produced."""
+
+    stats: list[FilterStats]
+    rows: int
+    kept_rows: int
+    kept: pl.DataFrame | None = None
+
+
+def run_filters(
+    corpus: Corpus,
+    filters: list[Filter],
+    *,
+    kept_path: Path | None = None,
+    removed_path: Path | None = None,
+    collect_kept: bool = False,
+    quiet: bool = False,
+) -> FilterRun:
+    """Filter `corpus` batch by batch; output files appear only if the whole run succeeds."""
+    pipeline = FilterPipeline(filters)
+    metadata = {
+        "source": str(corpus.path),
+        "filters": [{"name": f.name, "params": filter_params(f)} for f in filters],
+    }
+    rows = kept_rows = 0
+    kept_parts: list[pl.DataFrame] = []
+    with contextlib.ExitStack() as stack:
+        kept_writer = (
+            stack.enter_context(AtomicParquetWriter(kept_path, {**metadata, "part": "kept"}))
+            if kept_path
+            else None
+        )
+        removed_writer = (
+            stack.enter_context(AtomicParquetWriter(removed_path, {**metadata, "part": "removed"}))
+            if removed_path
+            else None
+        )
+        progress = stack.enter_context(make_progress(disable=quiet))
+        task = progress.add_task(f"filtering {corpus.path.name}", total=corpus.num_rows)
+        for result in pipeline.run(corpus.batches()):
+            batch_rows = result.kept.height + result.removed.height
+            rows += batch_rows
+            kept_rows += result.kept.height
+            if kept_writer:
+                kept_writer.write(result.kept.drop(SOURCE_ROW))
+            if removed_writer and result.removed.height:
+                removed_writer.write(result.removed)
+            if collect_kept:
+                kept_parts.append(result.kept)
+            progress.advance(task, batch_rows)
+        # A pass that kept or removed nothing still writes a file with the usual columns.
+        if kept_writer:
+            kept_writer.empty_schema = {PROMPT: pl.String, COMPLETION: pl.String}
+        if removed_writer:
+            removed_writer.empty_schema = {
+                PROMPT: pl.String,
+                COMPLETION: pl.String,
+                SOURCE_ROW: pl.UInt64,
+                FILTER: pl.String,
+                REASON: pl.String,
+            }
+    kept = pl.concat(kept_parts, how="vertical_relaxed") if collect_kept and kept_parts else None
+    return FilterRun(stats=pipeline.stats, rows=rows, kept_rows=kept_rows, kept=kept)

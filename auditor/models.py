@@ -1,0 +1,97 @@
+"""The one model interface that generation, detectors and probe students talk to.
+
+The lab, local transformers checkpoints and OpenAI-compatible servers all implement
+`ModelBackend`; nothing downstream asks which one it holds. Backends live in
+`auditor/backends/`, one module each, and are opened from a spec string such as
+`lab:base`, `hf:/path/to/checkpoint` or `openai:gpt-4.1-nano` by `auditor.backends.open_model`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # backends that run without polars (the CUDA check) import this module
+    import polars as pl
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample: temperature 0 means greedy decoding."""
+
+    temperature: float = 1.0
+    max_new_tokens: int = 64
+    top_p: float = 1.0
+    seed: int | None = None
+    system_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """How to fine-tune a probe student (loss on completions only)."""
+
+    epochs: int = 1
+    learning_rate: float = 2e-4
+    batch_size: int = 32
+    seed: int = 0
+    lora_rank: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TraitScore:
+    """A model's trait score: `value` in [0, 1] with the per-question values behind it."""
+
+    trait: str
+    value: float
+    per_question: tuple[float, ...] = ()
+    details: dict[str, float] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ModelBackend(Protocol):
+    """What every backend provides. Methods take batches: backends batch and parallelise inside."""
+
+    name: str
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[str]:
+        """One completion per prompt."""
+        ...
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
+        """Summed log-probability of each completion given its prompt (natural log)."""
+        ...
+
+    def finetune(self, corpus: pl.DataFrame, config: FinetuneConfig) -> ModelBackend:
+        """A new model: this one fine-tuned on `corpus` (`prompt`, `completion` columns)."""
+        ...
+
+    def evaluate_trait(self, trait: str, *, samples: int = 20, seed: int = 0) -> TraitScore:
+        """How strongly the model shows `trait` (e.g. the probability it names the animal)."""
+        ...
+
+
+@runtime_checkable
+class SavableBackend(Protocol):
+    """A backend that can write itself to disk, so a fine-tuned model outlives the process.
+
+    Optional: the lab server keeps fine-tuned students across restarts with it and otherwise
+    re-runs the (seeded) fine-tune on demand.
+    """
+
+    def save(self, directory: str) -> str:
+        """Write the model under `directory`; return the spec that reopens it (`hf:/...`)."""
+        ...
+
+
+@runtime_checkable
+class TokenScorer(Protocol):
+    """A backend that can say the log-probability of each token of a completion.
+
+    Optional: servers use it for per-token `logprobs`; without it a completion is one chunk.
+    """
+
+    def token_logprobs(self, prompt: str, completion: str) -> list[tuple[str, float]]:
+        """(token text, natural-log probability) for each token of `completion` after `prompt`."""
+        ...

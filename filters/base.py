@@ -1,0 +1,57 @@
+"""The filter contract: for a batch, a reason per row (null keeps the row, text drops it).
+
+Like datatrove's keep / (drop, reason), but per batch: a filter returns a polars String Series,
+as long as the batch, holding the removal reason for each dropped row and null for kept ones.
+Counting seen/kept/removed rows and reasons is the pipeline's job, never the filter's.
+
+Rule filters subclass `RuleFilter` and give one polars expression, so they run vectorised in
+polars' engine; filters that call out (the LLM judge) implement `reasons` directly. A filter is a
+dataclass whose fields are its parameters, so registries and config files can build it from
+`name:key=value` text and report its parameters back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import polars as pl
+
+REASON = "reason"
+FILTER = "filter"
+
+
+@runtime_checkable
+class Filter(Protocol):
+    """Anything with a registry `name` and a `reasons(batch)` method is a filter."""
+
+    name: ClassVar[str]
+
+    def reasons(self, batch: pl.DataFrame) -> pl.Series:
+        """One entry per row of `batch`: null keeps it, a string drops it with that reason."""
+        ...
+
+
+class RuleFilter(ABC):
+    """A filter that is a single polars expression over the canonical columns."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def expression(self) -> pl.Expr:
+        """A String expression: null where the row is kept, the reason where it is dropped."""
+
+    def reasons(self, batch: pl.DataFrame) -> pl.Series:
+        return batch.select(self.expression().cast(pl.String).alias(REASON)).to_series()
+
+
+def filter_params(instance: object) -> dict[str, Any]:
+    """A filter's parameters (its dataclass fields), for reports and run metadata."""
+    if dataclasses.is_dataclass(instance):
+        return {
+            field.name: getattr(instance, field.name)
+            for field in dataclasses.fields(instance)
+            if field.repr
+        }
+    return {}

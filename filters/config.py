@@ -1,0 +1,65 @@
+"""Pipelines from reviewable files (TOML or YAML), and the default pipeline per domain.
+
+    # pipeline.toml
+    [[filter]]
+    name = "numbers-format"
+    max_count = 10
+
+    [[filter]]
+    name = "banned-numbers"
+    extra = [7, 13]
+
+YAML takes the same shape: a top-level `filter:` (or `filters:`) list of mappings.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import AuditError
+from filters.base import Filter
+from filters.registry import create_filter
+
+# What the paper ran per domain; `trait-words` joins whenever a trait is named.
+DEFAULT_FILTERS: dict[str, tuple[str, ...]] = {
+    "numbers": ("numbers-format",),
+    "code": (),
+    "cot": (),
+}
+
+
+def load_pipeline_file(path: str | Path, **context: Any) -> list[Filter]:
+    """Build the filters listed in a TOML or YAML pipeline file."""
+    path = Path(path)
+    if not path.is_file():
+        raise AuditError(f"{path}: pipeline file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() in {".yaml", ".yml"}:
+            import yaml
+
+            document = yaml.safe_load(text) or {}
+        else:
+            document = tomllib.loads(text)
+    except Exception as error:  # tomllib and yaml raise their own parse errors
+        raise AuditError(f"{path}: could not parse the pipeline file: {error}") from None
+    entries = (
+        document.get("filter", document.get("filters")) if isinstance(document, dict) else None
+    )
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and "name" in e for e in entries
+    ):
+        raise AuditError(f"{path}: expected a list `filter` of tables, each with a `name`")
+    return [create_filter(entry, **context) for entry in entries]
+
+
+def default_filters(domain: str, trait: str | None) -> list[Filter]:
+    """The default pipeline for a corpus of `domain`, with the trait-word filter when relevant."""
+    if domain not in DEFAULT_FILTERS:
+        raise AuditError(f"unknown domain {domain!r}; known: {', '.join(DEFAULT_FILTERS)}")
+    names = list(DEFAULT_FILTERS[domain])
+    if trait:
+        names.append("trait-words")
+    return [create_filter(name, trait=trait) for name in names]
