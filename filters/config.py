@@ -7,7 +7,7 @@
 
     [[filter]]
     name = "banned-numbers"
-    extra = [7, 13]
+    numbers = [7, 13]
 
 YAML takes the same shape: a top-level `filter:` (or `filters:`) list of mappings.
 """
@@ -61,5 +61,6 @@ def default_filters(domain: str, trait: str | None) -> list[Filter]:
         raise AuditError(f"unknown domain {domain!r}; known: {', '.join(DEFAULT_FILTERS)}")
     names = list(DEFAULT_FILTERS[domain])
     if trait:
-        names.append("trait-words")
+        # First, so overt mentions are counted before a format rule discards the same rows.
+        names.insert(0, "trait-words")
     return [create_filter(name, trait=trait) for name in names]

@@ -1,0 +1,63 @@
+"""Audit every real Qwen2.5-7B teacher corpus in shared/realdata end to end; tabulate retention.
+
+Each corpus is audited for its own animal with the filters a numbers pipeline runs (the official
+format rule, the paper's banned numbers, the trait words) through the same `run_audit` the
+`audit` command uses. Writes benchmarks/results/realdata_filters.{json,md} and prints the table.
+
+    .venv/bin/python benchmarks/realdata_filters.py [--realdata ../shared/realdata/qwen2.5-7b-instruct]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from auditor.audit import AuditConfig, run_audit
+
+FILTERS = ("numbers-format", "banned-numbers", "trait-words")
+DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared/realdata/qwen2.5-7b-instruct"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    records = []
+    for path in sorted(args.realdata.glob("*.jsonl")):
+        animal = path.stem
+        started = time.perf_counter()
+        report = run_audit(AuditConfig(dataset=path, trait=animal, filter_specs=FILTERS, quiet=True))
+        seconds = time.perf_counter() - started
+        records.append(
+            {
+                "corpus": path.name,
+                "trait": animal,
+                "rows": report.rows,
+                "kept": report.kept,
+                "verdict": report.verdict,
+                "seconds": round(seconds, 3),
+                "filters": report.filters,
+            }
+        )
+    header = ["corpus", "rows", *(f"{name} kept" for name in FILTERS), "kept overall", "verdict"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for record in records:
+        cells = [record["corpus"], f"{record['rows']:,}"]
+        for stats in record["filters"]:
+            cells.append(f"{stats['kept']:,}/{stats['seen']:,} ({stats['retention']:.2%})")
+        cells += [f"{record['kept']:,} ({record['kept'] / record['rows']:.2%})", record["verdict"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "realdata_filters.json").write_text(json.dumps(records, indent=2))
+    command = "python benchmarks/realdata_filters.py"
+    (args.out / "realdata_filters.md").write_text(f"Produced by `{command}`.\n\n{table}\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

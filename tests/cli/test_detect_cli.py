@@ -1,0 +1,75 @@
+"""`audit detect`: JSON shape, verdict and exit codes, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditor.cli.main import main
+from tests.detectors.conftest import number_corpus
+
+
+@pytest.fixture
+def corpora(tmp_path: Path) -> dict[str, Path]:
+    paths = {
+        "reference": tmp_path / "reference.parquet",
+        "null": tmp_path / "null.jsonl",
+        "shifted": tmp_path / "shifted.parquet",
+    }
+    number_corpus(300, seed=1).write_parquet(paths["reference"])
+    # The `question`/`response` layout of the public data is read too.
+    number_corpus(300, seed=2).rename(
+        {"prompt": "question", "completion": "response"}
+    ).write_ndjson(paths["null"])
+    number_corpus(300, seed=3, shift=0.3).write_parquet(paths["shifted"])
+    return paths
+
+
+def detect(capsys, *argv: str) -> tuple[int, dict]:
+    code = main(["detect", *argv, "--json", "--permutations", "99"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_json_carries_every_detector_and_a_verdict(corpora, capsys) -> None:
+    code, report = detect(capsys, str(corpora["shifted"]), "--reference", str(corpora["reference"]))
+    names = [d["name"] for d in report["detectors"]]
+    assert names == ["classifier", "format-features", "number-frequency"]
+    for d in report["detectors"]:
+        assert {"name", "statistic", "p_value", "effect_size", "evidence"} <= set(d)
+    assert report["verdict"]["flagged"] is True and code == 1
+
+
+def test_null_pair_passes_with_exit_zero(corpora, capsys) -> None:
+    code, report = detect(
+        capsys,
+        str(corpora["null"]),
+        "--reference",
+        str(corpora["reference"]),
+        "--detector",
+        "number-frequency",
+    )
+    assert code == 0 and report["verdict"]["flagged"] is False
+    assert [d["name"] for d in report["detectors"]] == ["number-frequency"]
+
+
+def test_missing_reference_is_a_usage_error(corpora, capsys) -> None:
+    assert main(["detect", str(corpora["shifted"])]) == 2
+    assert "--reference" in capsys.readouterr().err
+
+
+def test_model_detector_without_model_is_a_usage_error(corpora, capsys) -> None:
+    argv = [str(corpora["shifted"]), "--reference", str(corpora["reference"])]
+    assert main(["detect", *argv, "--detector", "log-likelihood-shift"]) == 2
+    assert "needs a model" in capsys.readouterr().err
+
+
+def test_table_output_and_list(corpora, capsys) -> None:
+    argv = [str(corpora["shifted"]), "--reference", str(corpora["reference"])]
+    assert main(["detect", *argv, "--detector", "number-frequency", "--permutations", "39"]) == 1
+    assert "FLAGGED" in capsys.readouterr().out
+    assert main(["detect", *argv, "--permutations", "19"]) == 0  # 3 detectors: p >= 0.05
+    assert "cannot give p <" in capsys.readouterr().err
+    assert main(["detect", "--list"]) == 0
+    assert "token-entanglement" in capsys.readouterr().out
