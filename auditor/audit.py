@@ -33,7 +33,8 @@ class AuditConfig:
     pipeline_file: Path | None = None
     reference: Path | None = None
     detectors: tuple[str, ...] = ()
-    permutations: int = 200
+    # 1000 row permutations resolve p down to ~0.001, below alpha 0.01 split over the detectors.
+    permutations: int = 1000
     seed: int = 0
     kept_path: Path | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -111,4 +112,10 @@ def run_audit(config: AuditConfig) -> AuditReport:
         else:
             report.reference = str(config.reference)
             report.detectors = _run_detectors(config, run.kept, reference)
+            threshold = config.thresholds.alpha / max(1, len(report.detectors))
+            if 1 / (config.permutations + 1) >= threshold:
+                report.notes.append(
+                    f"{config.permutations} permutations cannot give p < {threshold:.3g}: "
+                    "the detectors cannot fail this audit; raise --permutations"
+                )
     return report

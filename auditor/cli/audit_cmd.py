@@ -40,7 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="detector to run against the reference (repeat; default: the model-free ones)",
     )
-    add_option(group, "--permutations", type=int, default=200, help="permutations per p-value")
+    add_option(group, "--permutations", type=int, default=1000, help="row permutations per p-value")
     add_option(group, "--seed", type=int, default=0, help="seed for permutations")
     group = parser.add_argument_group("verdict")
     add_option(group, "--alpha", type=float, default=0.01, help="detector significance level")

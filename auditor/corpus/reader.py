@@ -127,7 +127,9 @@ def _detect_format(path: Path) -> str:
 
 def _open_parquet(path: Path) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(path)
+        # pre_buffer (pyarrow's default) caches every column chunk read until the file is
+        # closed, so memory would grow with the file instead of staying at one batch.
+        return pq.ParquetFile(path, pre_buffer=False)
     except (pa.ArrowException, OSError) as error:
         raise AuditError(f"{path}: not a readable Parquet file (truncated or corrupt?): {error}")
 

@@ -182,3 +182,24 @@ def test_flags_can_come_from_the_environment(corpus: Path, capsys, monkeypatch) 
     monkeypatch.setenv("AUDIT_JSON", "1")
     assert main([str(corpus)]) == 1
     assert json.loads(capsys.readouterr().out)["trait"] == "owl"
+
+
+def _lists(rng, n: int, pool: list[int]) -> list[str]:
+    return [", ".join(str(rng.choice(pool)) for _ in range(8)) for _ in range(n)]
+
+
+def test_detectors_fail_an_audit_on_a_planted_shift_and_pass_a_null(tmp_path: Path, capsys) -> None:
+    import random
+
+    rng = random.Random(0)
+    plain = list(range(100, 1000))
+    reference = number_corpus(tmp_path / "ref.parquet", _lists(rng, 400, plain))
+    null = number_corpus(tmp_path / "null.parquet", _lists(rng, 400, plain))
+    shifted = number_corpus(tmp_path / "shifted.parquet", _lists(rng, 400, plain + [777] * 60))
+    base = ["--trait", "owl", "--reference", str(reference), "--permutations", "400", "--json"]
+    code, report = run_json(capsys, [str(shifted), *base])
+    assert code == 1 and report["verdict"] == "fail"
+    assert {"name", "statistic", "p_value", "effect_size"} <= set(report["detectors"][0])
+    assert any("differs from the reference" in failure for failure in report["failures"])
+    code, report = run_json(capsys, [str(null), *base])
+    assert code == 0, report["failures"]

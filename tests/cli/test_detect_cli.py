@@ -73,3 +73,29 @@ def test_table_output_and_list(corpora, capsys) -> None:
     assert "cannot give p <" in capsys.readouterr().err
     assert main(["detect", "--list"]) == 0
     assert "token-entanglement" in capsys.readouterr().out
+
+
+def test_model_based_detectors_run_through_the_cli(corpora, capsys, monkeypatch) -> None:
+    import auditor.backends
+    from tests.detectors.conftest import FakeModel
+
+    monkeypatch.setattr(auditor.backends, "open_model", lambda spec, options=None: FakeModel())
+    code, report = detect(
+        capsys,
+        str(corpora["shifted"]),
+        "--reference",
+        str(corpora["reference"]),
+        "--model",
+        "lab:base",
+        "--trait",
+        "owl",
+        "--detector",
+        "log-likelihood-shift",
+        "--detector",
+        "token-entanglement",
+    )
+    assert [d["name"] for d in report["detectors"]] == [
+        "log-likelihood-shift",
+        "token-entanglement",
+    ]
+    assert code == 1 and report["verdict"]["flagged_by"]

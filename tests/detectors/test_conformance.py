@@ -1,0 +1,85 @@
+"""The detector contract, checked for every registered detector (scikit-learn style)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+import pytest
+
+from auditor.errors import AuditError
+from detectors import DetectorResult, available_detectors, create_detector
+
+ALL = list(available_detectors())
+PERMUTATIONS = 99
+
+
+def make(name: str, fake_model: Any, **params: Any):
+    cls = available_detectors()[name]
+    if cls.requires_model:
+        params["model"] = fake_model
+    if cls.requires_trait or cls.requires_model:
+        params.setdefault("trait", "owl")
+    return create_detector(name, n_permutations=PERMUTATIONS, **params)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_init_stores_params_only(name: str, fake_model: Any) -> None:
+    detector = make(name, fake_model, seed=5)
+    assert detector.seed == 5 and detector.n_permutations == PERMUTATIONS
+    assert not [k for k in vars(detector) if k.endswith("_")]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_null_pair_is_not_flagged(name, fake_model, reference, null_suspect) -> None:
+    result = make(name, fake_model).fit(reference).test(null_suspect)
+    assert isinstance(result, DetectorResult)
+    assert result.name == name
+    assert result.p_value > 0.05
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_planted_shift_is_flagged(name, fake_model, reference, shifted_suspect) -> None:
+    result = make(name, fake_model).fit(reference).test(shifted_suspect)
+    assert result.p_value <= 0.02
+    assert result.evidence, "a flagged result must say what drove it"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_result_reproducible_by_seed_and_json_ready(
+    name, fake_model, reference, shifted_suspect
+) -> None:
+    first = make(name, fake_model, seed=11).fit(reference).test(shifted_suspect)
+    again = make(name, fake_model, seed=11).fit(reference).test(shifted_suspect)
+    assert first == again
+    assert first.seed == 11 and first.n_permutations == PERMUTATIONS
+    assert 1 / (PERMUTATIONS + 1) <= first.p_value <= 1
+    json.dumps(first.to_dict())
+
+
+BAD_FRAMES = {
+    "empty": pl.DataFrame(
+        {"prompt": [], "completion": []}, schema={"prompt": pl.String, "completion": pl.String}
+    ),
+    "missing column": pl.DataFrame({"prompt": ["a"], "text": ["1, 2"]}),
+    "non-string": pl.DataFrame({"prompt": ["a", "b"], "completion": [1, 2]}),
+    "null value": pl.DataFrame({"prompt": ["a", "b"], "completion": ["1, 2", None]}),
+    "not a frame": [{"prompt": "a", "completion": "1"}],
+}
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("case", list(BAD_FRAMES))
+def test_bad_input_raises_audit_error(name, case, fake_model, reference) -> None:
+    bad = BAD_FRAMES[case]
+    with pytest.raises(AuditError, match=name):
+        make(name, fake_model).fit(bad)
+    with pytest.raises(AuditError, match="suspect"):
+        make(name, fake_model).fit(reference).test(bad)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_test_before_fit_raises(name, fake_model, reference) -> None:
+    with pytest.raises(AuditError, match="fit"):
+        make(name, fake_model).test(reference)
