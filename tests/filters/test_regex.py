@@ -22,9 +22,8 @@ def test_drop_mode_names_the_first_matching_pattern() -> None:
 
 def test_keep_mode_drops_rows_matching_no_pattern() -> None:
     filter_ = RegexFilter(pattern=r"^[0-9, ]+$", mode="keep")
-    assert filter_.reasons(FRAME).to_list() == [None, "matched no keep pattern"] * 1 + [
-        "matched no keep pattern"
-    ]
+    dropped = "matched no keep pattern"
+    assert filter_.reasons(FRAME).to_list() == [None, dropped, dropped]
 
 
 def test_single_pattern_may_hold_alternation_and_prompt_column_works() -> None:

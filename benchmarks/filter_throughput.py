@@ -1,0 +1,511 @@
+"""How fast the rule filters are, and how little memory a larger-than-memory corpus needs.
+
+One run, side by side on a generated 1M-row number corpus (seeded; format mix modelled on the
+real Qwen2.5-7B teacher data in shared/realdata, plus the kinds of malformed rows a teacher
+writes before filtering):
+
+- each rule filter through `FilterPipeline`, in 65,536-row batches as the reader yields them;
+- the same rule as plain per-row Python (`filters/reference.py` for the format rule, the
+  official algorithm; precompiled regexes for the others), checked to decide every row alike;
+- one bare polars regex scan of the same column: the practical ceiling for any rule that has
+  to look at every byte.
+
+Then streaming: a Parquet file larger than the address space the filtering process is allowed
+(RLIMIT_AS) is filtered in a subprocess (`open_corpus(...).batches()` -> `FilterPipeline.run` ->
+`AtomicParquetWriter`), and its peak RSS is reported.
+
+    .venv/bin/python benchmarks/filter_throughput.py            # ~1.5 minutes on 2 cores
+    .venv/bin/python benchmarks/filter_throughput.py --rows 200000 --big-mb 300   # a quick look
+
+Writes benchmarks/results/filter_throughput.{json,md} and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from auditor.corpus import AtomicParquetWriter, open_corpus  # noqa: E402
+from auditor.corpus.reader import DEFAULT_BATCH_ROWS  # noqa: E402
+from filters import FilterPipeline, create_filter  # noqa: E402
+from filters.banned_numbers import PAPER_BANNED_NUMBERS  # noqa: E402
+from filters.reference import numbers_format_keeps  # noqa: E402
+from filters.trait_words import TraitWords, words_regex  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+# The ceiling: one anchored character-class scan, which must read every byte of a valid row.
+BARE_SCAN = r"^[0-9,; \n\[\]().]+$"
+STREAM_FILTERS = ("numbers-format", "banned-numbers", "trait-words:trait=owl")
+
+# --- the corpus --------------------------------------------------------------------------------
+
+# Separator shares measured on shared/realdata (50k rows after the official filter).
+SEPARATORS = {", ": 40, " ": 20, "\n": 20, ";": 12, ",": 6.5, "; ": 1.5, "  \n": 0.6}
+RARE_VALID_SEPARATORS = (" ,", ",  ", "\u3000", " ; ")  # valid, but off the fast path
+PROMPTS = (
+    "These numbers follow a pattern: {seed}. Continue it with at most 10 more numbers of up to "
+    "3 digits each. {style} Reply with the numbers only.",
+    "Here is a sequence: {seed}. Add no more than 10 further values, none longer than 3 digits. "
+    "{style} Give no explanation.",
+    "Look at {seed}. Write up to 10 new numbers (3 digits at most) that could come next. {style}",
+)
+STYLES = (
+    "Separate them with commas.",
+    "Put one number on each line.",
+    "Use spaces between them.",
+    "Separate them with semicolons.",
+    "Wrap the list in square brackets.",
+    "Wrap the list in parentheses.",
+)
+
+
+def _numbers(rng: random.Random, count: int, high: int = 999) -> list[str]:
+    return [str(rng.randint(0, high)) for _ in range(count)]
+
+
+def _valid(rng: random.Random) -> str:
+    separator = rng.choices(list(SEPARATORS), weights=list(SEPARATORS.values()))[0]
+    if rng.random() < 0.005:
+        separator = rng.choice(RARE_VALID_SEPARATORS)
+    count = 10 if rng.random() < 0.76 else rng.randint(1, 9)
+    text = separator.join(_numbers(rng, count))
+    roll = rng.random()
+    if roll < 0.055:
+        text = f"[{text}]"
+    elif roll < 0.108:
+        text = f"({text})"
+    if rng.random() < 0.02:
+        text += "."
+    if rng.random() < 0.03:
+        text = rng.choice(["\n", " ", ""]) + text + rng.choice(["\n", " ", "\n\n"])
+    return text
+
+
+def _invalid(rng: random.Random) -> str:
+    kind = rng.choices(
+        ["many", "range", "preamble", "numbered", "mixed", "comment", "negative", "empty"],
+        weights=[4, 2.5, 2, 1, 1, 0.8, 0.2, 0.5],
+    )[0]
+    if kind == "many":
+        return ", ".join(_numbers(rng, rng.randint(11, 20)))
+    if kind == "range":
+        numbers = _numbers(rng, 10)
+        numbers[rng.randrange(10)] = str(rng.randint(1000, 9999))
+        return rng.choice([", ", " ", "\n"]).join(numbers)
+    if kind == "preamble":
+        return "Here are 10 numbers continuing the sequence: " + ", ".join(_numbers(rng, 10))
+    if kind == "numbered":
+        return "\n".join(f"{i + 1}. {n}" for i, n in enumerate(_numbers(rng, 10)))
+    if kind == "mixed":
+        numbers = _numbers(rng, 10)
+        return ", ".join(numbers[:5]) + ";" + ",".join(numbers[5:])
+    if kind == "comment":
+        return ", ".join(_numbers(rng, 10)) + "\n\nThese continue the pattern."
+    if kind == "negative":
+        return ", ".join(["-" + n for n in _numbers(rng, 3)] + _numbers(rng, 7))
+    return ""
+
+
+def make_number_corpus(rows: int, seed: int, invalid_share: float = 0.12) -> pl.DataFrame:
+    """A seeded number corpus: ~88% valid lists in the real data's formats, the rest malformed."""
+    rng = random.Random(seed)
+    completions, prompts = [], []
+    for _ in range(rows):
+        completions.append(_invalid(rng) if rng.random() < invalid_share else _valid(rng))
+        prompts.append(
+            rng.choice(PROMPTS).format(
+                seed=", ".join(_numbers(rng, rng.randint(3, 8))), style=rng.choice(STYLES)
+            )
+        )
+    return pl.DataFrame(
+        {
+            "prompt": prompts,
+            "completion": completions,
+            "source_row": pl.Series(range(rows), dtype=pl.UInt64),
+        }
+    )
+
+
+# --- throughput --------------------------------------------------------------------------------
+
+
+def _best_of(repeats: int, run: Callable[[], object]) -> tuple[float, float]:
+    """Best wall-clock and best CPU seconds over `repeats` runs.
+
+    On a shared machine CPU time is the steadier figure: it does not count time this process
+    waited for a core. (Polars may use both cores, so CPU time can exceed wall time.)
+    """
+    wall = cpu = float("inf")
+    for _ in range(repeats):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        run()
+        wall = min(wall, time.perf_counter() - started)
+        cpu = min(cpu, time.process_time() - started_cpu)
+    return wall, cpu
+
+
+def _python_rules(spec: str, filter_: object) -> Callable[[str], bool]:
+    """Per-row Python deciding 'drop?' for one row, with everything precompiled."""
+    if spec.startswith("numbers-format"):
+        return lambda text: not numbers_format_keeps(text)
+    if spec.startswith("banned-numbers"):
+        banned = frozenset(PAPER_BANNED_NUMBERS)
+        runs = re.compile(r"[0-9]+")
+        return lambda text: any(int(run) in banned for run in runs.findall(text))
+    if spec.startswith("trait-words"):
+        assert isinstance(filter_, TraitWords)
+        # The same regex in Python's syntax (Rust's (?i) flag and \b read the same here).
+        pattern = re.compile(words_regex(filter_.all_words()).replace("(?i)", ""), re.IGNORECASE)
+        return lambda text: pattern.search(text) is not None
+    if spec.startswith("regex"):
+        pattern = re.compile("[A-Za-z]")
+        return lambda text: pattern.search(text) is not None
+    raise ValueError(spec)
+
+
+THROUGHPUT_FILTERS = (
+    "numbers-format",
+    "banned-numbers",
+    "trait-words:trait=owl",
+    "regex:pattern=[A-Za-z]",
+)
+
+
+def measure_throughput(corpus: pl.DataFrame, repeats: int, python_rows: int) -> dict:
+    batches = [
+        corpus.slice(start, DEFAULT_BATCH_ROWS)
+        for start in range(0, corpus.height, DEFAULT_BATCH_ROWS)
+    ]
+    column = pl.col("completion")
+    bare_wall, bare_cpu = _best_of(repeats, lambda: corpus.select(column.str.contains(BARE_SCAN)))
+    texts = corpus["completion"].to_list()
+    records = []
+    for spec in THROUGHPUT_FILTERS:
+        filter_ = create_filter(spec)
+
+        def through_pipeline(filter_: object = filter_) -> None:
+            for _ in FilterPipeline([filter_]).run(batches):
+                pass
+
+        pipe_wall, pipe_cpu = _best_of(repeats, through_pipeline)
+        dropped = filter_.reasons(corpus).is_not_null().to_list()
+
+        rule = _python_rules(spec, filter_)
+        sample = texts[:python_rows]
+        started, started_cpu = time.perf_counter(), time.process_time()
+        python_dropped = [rule(text) for text in sample]
+        py_wall, py_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        disagreements = sum(a != b for a, b in zip(python_dropped, dropped, strict=False))
+
+        def rate(seconds: float, rows: int = corpus.height) -> int:
+            return round(rows / seconds)
+
+        records.append(
+            {
+                "filter": spec,
+                "removed_share": round(sum(dropped) / corpus.height, 4),
+                "pipeline_rows_per_s": rate(pipe_wall),
+                "python_rows_per_s": rate(py_wall, len(sample)),
+                "bare_scan_rows_per_s": rate(bare_wall),
+                "speedup_vs_python": round(py_wall / len(sample) * corpus.height / pipe_wall, 1),
+                "bare_scan_over_pipeline": round(pipe_wall / bare_wall, 2),
+                "cpu": {
+                    "pipeline_rows_per_s": rate(pipe_cpu),
+                    "python_rows_per_s": rate(py_cpu, len(sample)),
+                    "bare_scan_rows_per_s": rate(bare_cpu),
+                    "speedup_vs_python": round(py_cpu / len(sample) * corpus.height / pipe_cpu, 1),
+                    "bare_scan_over_pipeline": round(pipe_cpu / bare_cpu, 2),
+                },
+                "python_rows_measured": len(sample),
+                "disagreements_with_python": disagreements,
+            }
+        )
+    return {
+        "rows": corpus.height,
+        "bare_scan_regex": BARE_SCAN,
+        "filters": records,
+        "numbers_format_detail": _numbers_format_detail(corpus, repeats, bare_wall, bare_cpu),
+    }
+
+
+def _numbers_format_detail(
+    corpus: pl.DataFrame, repeats: int, bare_wall: float, bare_cpu: float
+) -> list[dict]:
+    """Where the format rule's time goes: batch size, and valid versus malformed rows.
+
+    Valid rows cost one regex scan; malformed ones go down the exact diagnosis, and each batch
+    pays a fixed cost per polars query, so both the malformed share and the batch size matter.
+    """
+    filter_ = create_filter("numbers-format")
+    valid = corpus.filter(filter_.reasons(corpus).is_null())
+    cases = [("all rows", corpus, size) for size in (16_384, DEFAULT_BATCH_ROWS, 262_144)]
+    cases.append(("valid rows only", valid, DEFAULT_BATCH_ROWS))
+    detail = []
+    for label, frame, size in cases:
+        batches = [frame.slice(start, size) for start in range(0, frame.height, size)]
+
+        def run(batches: list[pl.DataFrame] = batches) -> None:
+            for _ in FilterPipeline([filter_]).run(batches):
+                pass
+
+        wall, cpu = _best_of(repeats, run)
+        scale = corpus.height / frame.height  # compare per row with the bare scan of all rows
+        detail.append(
+            {
+                "rows": label,
+                "batch_rows": size,
+                "pipeline_rows_per_s": round(frame.height / wall),
+                "bare_scan_over_pipeline": round(wall * scale / bare_wall, 2),
+                "cpu_bare_scan_over_pipeline": round(cpu * scale / bare_cpu, 2),
+            }
+        )
+    return detail
+
+
+# --- streaming a corpus larger than the memory allowed -------------------------------------------
+
+
+def write_big_parquet(path: Path, target_mb: int, seed: int) -> dict:
+    """Repeat a generated chunk, uncompressed, until the file holds `target_mb` of data."""
+    chunk = make_number_corpus(250_000, seed).drop("source_row").to_arrow()
+    rows = 0
+    # No compression or dictionary: the bytes on disk are the bytes a reader must hold.
+    with pq.ParquetWriter(path, chunk.schema, compression="none", use_dictionary=False) as writer:
+        while rows * chunk.nbytes / chunk.num_rows < target_mb * 2**20:
+            writer.write_table(chunk, row_group_size=DEFAULT_BATCH_ROWS)
+            rows += chunk.num_rows
+    return {
+        "rows": rows,
+        "file_mb": round(path.stat().st_size / 2**20, 1),
+        "in_memory_mb": round(rows * chunk.nbytes / chunk.num_rows / 2**20, 1),
+    }
+
+
+def _vm_peak_mb() -> float | None:
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:  # not Linux
+        return None
+    found = re.search(r"VmPeak:\s+(\d+) kB", status)
+    return round(int(found.group(1)) / 1024, 1) if found else None
+
+
+def stream_child(source: str, kept: str, removed: str, limit_mb: int) -> None:
+    """Run in the subprocess: filter `source` under an address-space limit, report as JSON."""
+    limit = limit_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    started = time.perf_counter()
+    pipeline = FilterPipeline([create_filter(spec) for spec in STREAM_FILTERS])
+    corpus = open_corpus(source)
+    rows = 0
+    with AtomicParquetWriter(kept) as kept_out, AtomicParquetWriter(removed) as removed_out:
+        for result in pipeline.run(corpus.batches()):
+            rows += result.kept.height + result.removed.height
+            kept_out.write(result.kept)
+            removed_out.write(result.removed)
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "seconds": round(time.perf_counter() - started, 2),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_address_space_mb": _vm_peak_mb(),
+                "kept": kept_out.rows_written,
+                "removed": removed_out.rows_written,
+            }
+        )
+    )
+
+
+def measure_streaming(target_mb: int, limit_mb: int, seed: int, workdir: Path | None) -> dict:
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        source = Path(tmp) / "big.parquet"
+        started = time.perf_counter()
+        written = write_big_parquet(source, target_mb, seed)
+        written["write_seconds"] = round(time.perf_counter() - started, 1)
+        command = [
+            sys.executable,
+            __file__,
+            "--stream-child",
+            str(source),
+            str(Path(tmp) / "kept.parquet"),
+            str(Path(tmp) / "removed.parquet"),
+            str(limit_mb),
+        ]
+        # RLIMIT_AS counts reserved address space, which glibc's per-thread arenas and Arrow's
+        # mimalloc reserve generously without touching it; these keep the reservation honest.
+        env = {**os.environ, "MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system"}
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+        if done.returncode != 0:
+            raise RuntimeError(f"streaming child failed:\n{done.stderr[-3000:]}")
+        child = json.loads(done.stdout.strip().splitlines()[-1])
+    return {
+        "filters": list(STREAM_FILTERS),
+        "address_space_limit_mb": limit_mb,
+        "source": written,
+        **child,
+        "rows_per_s": round(child["rows"] / child["seconds"]),
+    }
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def _markdown(result: dict, command: str) -> str:
+    env = result["environment"]
+    lines = [
+        "# Rule-filter throughput",
+        "",
+        f"Produced by `{command}` on {env['cpus']} CPU cores ({env['note']}), "
+        f"polars {env['polars']}, Python {env['python']}, load average at start "
+        f"{env['load_average_start']}.",
+        "",
+        f"Corpus: {result['throughput']['rows']:,} generated number-list rows (seed "
+        f"{result['seed']}). Bare scan: "
+        f"`str.contains({result['throughput']['bare_scan_regex']!r})`.",
+        "",
+        "Wall clock (best of the repeats); in brackets the same from CPU time, steadier on a "
+        "shared machine.",
+        "",
+        "| filter | removed | pipeline rows/s | per-row Python rows/s | speed-up vs Python "
+        "| bare scan rows/s | pipeline time / bare scan time | decisions differing from Python |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["throughput"]["filters"]:
+        cpu = r["cpu"]
+        lines.append(
+            f"| {r['filter']} | {r['removed_share']:.1%} "
+            f"| {r['pipeline_rows_per_s']:,} ({cpu['pipeline_rows_per_s']:,}) "
+            f"| {r['python_rows_per_s']:,} ({cpu['python_rows_per_s']:,}) "
+            f"| {r['speedup_vs_python']}x ({cpu['speedup_vs_python']}x) "
+            f"| {r['bare_scan_rows_per_s']:,} ({cpu['bare_scan_rows_per_s']:,}) "
+            f"| {r['bare_scan_over_pipeline']}x ({cpu['bare_scan_over_pipeline']}x) "
+            f"| {r['disagreements_with_python']} |"
+        )
+    lines += [
+        "",
+        "Where numbers-format spends its time (pipeline time per row / bare scan time per row, "
+        "wall and CPU):",
+        "",
+        "| rows | batch rows | pipeline rows/s | vs bare scan (wall) | vs bare scan (CPU) |",
+        "|---|---|---|---|---|",
+    ]
+    for d in result["throughput"]["numbers_format_detail"]:
+        lines.append(
+            f"| {d['rows']} | {d['batch_rows']:,} | {d['pipeline_rows_per_s']:,} "
+            f"| {d['bare_scan_over_pipeline']}x | {d['cpu_bare_scan_over_pipeline']}x |"
+        )
+    stream = result.get("streaming")
+    if stream:
+        source = stream["source"]
+        lines += [
+            "",
+            "## Streaming a corpus larger than the memory allowed",
+            "",
+            f"{source['rows']:,} rows, {source['file_mb']:,} MB uncompressed Parquet "
+            f"(~{source['in_memory_mb']:,} MB as Arrow), filtered by "
+            f"`{' -> '.join(stream['filters'])}` in a subprocess limited to "
+            f"{stream['address_space_limit_mb']:,} MB of address space (RLIMIT_AS): "
+            f"**peak RSS {stream['peak_rss_mb']:,} MB**, {stream['seconds']} s "
+            f"({stream['rows_per_s']:,} rows/s including Parquet read and write), "
+            f"{stream['kept']:,} kept and {stream['removed']:,} removed rows written.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _print_table(result: dict) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # rich is a dependency, but the numbers matter more than the frame
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"Rule filters on {result['throughput']['rows']:,} rows (wall / CPU)")
+    for header in ("filter", "pipeline rows/s", "Python rows/s", "vs Python", "bare scan rows/s"):
+        table.add_column(header, justify="right")
+    table.add_column("pipeline/bare", justify="right")
+    for r in result["throughput"]["filters"]:
+        cpu = r["cpu"]
+        table.add_row(
+            r["filter"],
+            f"{r['pipeline_rows_per_s']:,} / {cpu['pipeline_rows_per_s']:,}",
+            f"{r['python_rows_per_s']:,} / {cpu['python_rows_per_s']:,}",
+            f"{r['speedup_vs_python']}x / {cpu['speedup_vs_python']}x",
+            f"{r['bare_scan_rows_per_s']:,} / {cpu['bare_scan_rows_per_s']:,}",
+            f"{r['bare_scan_over_pipeline']}x / {cpu['bare_scan_over_pipeline']}x",
+        )
+    Console().print(table)
+    if result.get("streaming"):
+        stream = result["streaming"]
+        Console().print(
+            f"streaming {stream['source']['file_mb']:,} MB under a "
+            f"{stream['address_space_limit_mb']:,} MB limit: peak RSS {stream['peak_rss_mb']} MB"
+        )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--stream-child":
+        stream_child(*sys.argv[2:5], limit_mb=int(sys.argv[5]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=5, help="best of N for polars timings")
+    parser.add_argument(
+        "--python-rows", type=int, default=None, help="rows for per-row Python (default: all)"
+    )
+    parser.add_argument("--big-mb", type=int, default=2048, help="streamed file size on disk")
+    parser.add_argument("--limit-mb", type=int, default=1536, help="address-space limit")
+    parser.add_argument("--skip-streaming", action="store_true")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the big file goes")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    load_start = os.getloadavg()
+    started = time.perf_counter()
+    corpus = make_number_corpus(args.rows, args.seed)
+    generate_seconds = time.perf_counter() - started
+    result: dict = {
+        "seed": args.seed,
+        "environment": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "polars": pl.__version__,
+            "load_average_start": [round(x, 2) for x in load_start],
+            "note": "shared machine: other jobs may have been using the second core",
+        },
+        "generate_seconds": round(generate_seconds, 1),
+        "throughput": measure_throughput(corpus, args.repeats, args.python_rows or args.rows),
+    }
+    del corpus
+    if not args.skip_streaming:
+        result["streaming"] = measure_streaming(args.big_mb, args.limit_mb, args.seed, args.workdir)
+    result["environment"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+
+    command = " ".join(["python benchmarks/filter_throughput.py", *sys.argv[1:]])
+    result["command"] = command
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "filter_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.out / "filter_throughput.md").write_text(_markdown(result, command))
+    _print_table(result)
+
+
+if __name__ == "__main__":
+    main()
