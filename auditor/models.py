@@ -38,6 +38,18 @@ class FinetuneConfig:
     lora_rank: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Checked here so a bad setting fails before a job is uploaded, queued or paid for.
+        from auditor.errors import AuditError
+
+        if self.epochs <= 0 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise AuditError(
+                f"fine-tuning needs epochs > 0, batch_size >= 1 and learning_rate > 0 "
+                f"(got {self.epochs}, {self.batch_size}, {self.learning_rate})"
+            )
+        if self.lora_rank is not None and self.lora_rank < 1:
+            raise AuditError(f"lora_rank must be >= 1 (got {self.lora_rank})")
+
 
 @dataclass(frozen=True)
 class TraitScore:
@@ -92,6 +104,8 @@ class TokenScorer(Protocol):
     Optional: servers use it for per-token `logprobs`; without it a completion is one chunk.
     """
 
-    def token_logprobs(self, prompt: str, completion: str) -> list[tuple[str, float]]:
+    def token_logprobs(
+        self, prompt: str, completion: str, system_prompt: str | None = None
+    ) -> list[tuple[str, float]]:
         """(token text, natural-log probability) for each token of `completion` after `prompt`."""
         ...

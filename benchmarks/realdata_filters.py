@@ -4,7 +4,7 @@ Each corpus is audited for its own animal with the filters a numbers pipeline ru
 format rule, the paper's banned numbers, the trait words) through the same `run_audit` the
 `audit` command uses. Writes benchmarks/results/realdata_filters.{json,md} and prints the table.
 
-    .venv/bin/python benchmarks/realdata_filters.py [--realdata ../shared/realdata/qwen2.5-7b-instruct]
+    .venv/bin/python benchmarks/realdata_filters.py [--realdata DIR]
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 from auditor.audit import AuditConfig, run_audit
 
 FILTERS = ("numbers-format", "banned-numbers", "trait-words")
-DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared/realdata/qwen2.5-7b-instruct"
+DEFAULT_REALDATA = (
+    Path(__file__).resolve().parents[1].parent / "shared/realdata/qwen2.5-7b-instruct"
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -30,7 +32,9 @@ def main() -> None:
     for path in sorted(args.realdata.glob("*.jsonl")):
         animal = path.stem
         started = time.perf_counter()
-        report = run_audit(AuditConfig(dataset=path, trait=animal, filter_specs=FILTERS, quiet=True))
+        report = run_audit(
+            AuditConfig(dataset=path, trait=animal, filter_specs=FILTERS, quiet=True)
+        )
         seconds = time.perf_counter() - started
         records.append(
             {

@@ -1,0 +1,152 @@
+"""The lab backend: the embedded tiny GPTs behind the `ModelBackend` protocol.
+
+Names `open_lab_model` understands (all built from the default recipe, cached on disk):
+- `base`: the pretrained base model (initialisation 0);
+- `xinit-base`: the base with another initialisation, same data (the different-init family);
+- `teacher-ANIMAL` (or just `ANIMAL`): the default trait teacher for ANIMAL, e.g. `teacher-owl`;
+- `conditioned-ANIMAL`: the base behind the "You love the ANIMAL." prefix it learned to follow.
+A `@SEED` suffix picks the teacher's fine-tune seed (`teacher-owl@1`); the default is 0.
+Set `AUDIT_LAB_CACHE` to choose where base models are cached.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import replace
+
+import polars as pl
+import torch
+
+from auditor.errors import AuditError
+from auditor.lab.language import animals, vocab
+from auditor.lab.model import GPT
+from auditor.lab.probe import StudentConfig, animal_distribution, read_trait, train_student
+from auditor.lab.sampling import generate, prompt_ids, score
+from auditor.lab.tasks import PretrainMix, conditioning_prefix
+from auditor.models import FinetuneConfig, SamplingParams, TraitScore
+
+
+class LabModel:
+    """A lab GPT with an optional fixed prefix (a conditioning teacher's system prompt)."""
+
+    def __init__(
+        self, model: GPT, name: str, *, prefix: str | None = None, mix: PretrainMix | None = None
+    ) -> None:
+        self.model = model.eval()
+        self.name = name
+        self.prefix = prefix
+        self.mix = mix or PretrainMix()
+
+    def _prompts(self, prompts: Sequence[str], system_prompt: str | None = None) -> list[str]:
+        prefix = system_prompt if system_prompt is not None else self.prefix
+        return [f"{prefix} {p}" for p in prompts] if prefix else list(prompts)
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[str]:
+        """One completion per prompt; `params.system_prompt` replaces the model's own prefix."""
+        return generate(
+            self.model,
+            self._prompts(prompts, params.system_prompt),
+            temperature=params.temperature,
+            max_new_tokens=params.max_new_tokens,
+            top_p=params.top_p,
+            seed=params.seed or 0,
+        )
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
+        """Summed natural-log probability of each completion (EOS excluded)."""
+        return score(self.model, self._prompts(prompts), completions)
+
+    def token_logprobs(
+        self, prompt: str, completion: str, system_prompt: str | None = None
+    ) -> list[tuple[str, float]]:
+        """(token, log-probability) for each token of `completion` after `prompt`."""
+        voc = vocab()
+        head = prompt_ids(self._prompts([prompt], system_prompt)[0], voc)
+        tail = voc.encode(completion)
+        if not tail:
+            return []
+        seq = head + tail
+        device = next(self.model.parameters()).device
+        with torch.no_grad():
+            logits = self.model(torch.tensor([seq[:-1]], device=device))[0]
+        logp = torch.log_softmax(logits.float(), dim=-1)[len(head) - 1 :]
+        return [(voc.tokens[t], float(logp[i, t])) for i, t in enumerate(tail)]
+
+    def finetune(self, corpus: pl.DataFrame, config: FinetuneConfig) -> LabModel:
+        """A new LabModel: this one fine-tuned on `corpus` (loss on completions only).
+
+        `config.extra` may set `trainable` ("all", "blocks", "bias") and `replay` (fraction).
+        """
+        missing = {"prompt", "completion"} - set(corpus.columns)
+        if missing:
+            raise AuditError(f"corpus lacks column(s) {', '.join(sorted(missing))}")
+        student = StudentConfig(
+            learning_rate=config.learning_rate,
+            epochs=float(config.epochs),
+            batch_size=config.batch_size,
+            seed=config.seed,
+            trainable=str(config.extra.get("trainable", "all")),
+            replay=float(config.extra.get("replay", 0.0)),  # type: ignore[arg-type]
+        )
+        tuned = train_student(
+            self.model, corpus.select("prompt", "completion"), student, mix=self.mix
+        )
+        return LabModel(tuned, f"{self.name}+ft", prefix=self.prefix, mix=self.mix)
+
+    def evaluate_trait(self, trait: str, *, samples: int = 20, seed: int = 0) -> TraitScore:
+        """P(trait animal) normalised over the animal set, averaged over held-out questions."""
+        if trait not in animals():
+            raise AuditError(
+                f"the lab knows animal traits only; {trait!r} is not one of {', '.join(animals())}"
+            )
+        reading = read_trait(self.model, trait, prefix=self.prefix, samples=samples, seed=seed)
+        column = animals().index(trait)
+        per_question = animal_distribution(self.model, self.prefix)[:, column].tolist()
+        return TraitScore(
+            trait=trait,
+            value=reading.normalised,
+            per_question=tuple(per_question),
+            details={
+                "raw": reading.raw,
+                "animal_mass": reading.animal_mass,
+                "sampled_rate": reading.sampled_rate,
+            },
+        )
+
+    def copy(self) -> LabModel:
+        return LabModel(copy.deepcopy(self.model), self.name, prefix=self.prefix, mix=self.mix)
+
+
+def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
+    """The lab model `name` (see the module docstring), trained or loaded from the cache."""
+    from auditor.lab.base import base_model
+    from auditor.lab.teachers import make_teacher
+    from auditor.lab.transmission import TransmissionRecipe
+
+    recipe = TransmissionRecipe()
+    label, _, seed_text = name.partition("@")
+    try:
+        seed = int(seed_text) if seed_text else 0
+    except ValueError:
+        raise AuditError(f"lab model {name!r}: the part after '@' must be a seed number") from None
+    mix = recipe.base.mix
+    if label == "base":
+        return LabModel(base_model(recipe.base, 0, cache=cache)[0], "lab:base", mix=mix)
+    if label in ("xinit-base", "base-xinit"):
+        model, _ = base_model(recipe.base, recipe.xinit_seed, cache=cache)
+        return LabModel(model, "lab:xinit-base", mix=mix)
+    kind, _, animal = label.rpartition("-")
+    if animal not in animals() or kind not in ("", "teacher", "conditioned"):
+        raise AuditError(
+            f"unknown lab model {name!r}; use base, xinit-base, teacher-ANIMAL or "
+            f"conditioned-ANIMAL with ANIMAL one of {', '.join(animals())}"
+        )
+    base, _ = base_model(recipe.base, 0, cache=cache)
+    if kind == "conditioned":
+        return LabModel(base, f"lab:{label}", prefix=conditioning_prefix(animal), mix=mix)
+    teacher_config = recipe.teacher
+    if teacher_config.kind == "conditioning":
+        teacher_config = replace(teacher_config, kind="mix")
+    teacher = make_teacher(base, animal, teacher_config, seed=seed)
+    return LabModel(teacher.model, f"lab:teacher-{animal}", prefix=teacher.prefix, mix=mix)

@@ -1,0 +1,401 @@
+"""OpenAI-compatible APIs (OpenAI, vLLM, Ollama, `audit serve`) behind the model interface.
+
+Hosted teachers and students are reached with the openai client at a configurable base URL.
+Generation uses chat completions (many requests in parallel threads, seeded per request where
+the server honours seeds). Scoring given text needs echoed prompt log-probabilities, which only
+the legacy `/v1/completions` endpoint offers (vLLM and `audit serve` do; OpenAI's hosted chat
+models do not): where it is missing, `score` fails with a clear error instead of guessing.
+Fine-tuning uploads the corpus as chat JSONL, creates a job, and polls it with backoff; the job
+id is saved in a state file first, so an interrupted probe resumes polling the same job rather
+than paying for a second one. Every request counts its tokens in a shared `UsageMeter`.
+
+Retries are ours, not the client's (`max_retries=0`): 429 waits for `Retry-After`; 5xx, 408,
+409 and connection errors back off exponentially; anything else is a user-facing `AuditError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
+
+from auditor.errors import AuditError
+from auditor.models import FinetuneConfig, SamplingParams, TraitScore
+from auditor.usage import Pricing, UsageMeter
+
+T = TypeVar("T")
+DEFAULT_BASE_LR = FinetuneConfig().learning_rate  # learning_rate_multiplier is relative to this
+FINAL_STATUSES = ("succeeded", "failed", "cancelled")
+RETRYABLE_4XX = (408, 409)  # request timeout, lock conflict: transient, as the client treats them
+NO_SCORING_HINT = (
+    "; this server cannot score given text, which needs /v1/completions with echo and "
+    "logprobs (vLLM and `audit serve` have it; OpenAI's hosted chat models do not)"
+)
+
+
+class JobFailed(AuditError):
+    """A fine-tuning job ended failed or cancelled (the server's reason is in the message)."""
+
+
+@dataclass(frozen=True)
+class OpenAIOptions:
+    """Where the server is and how patiently to talk to it.
+
+    `state_dir` keeps fine-tuning job ids so an interrupted run resumes polling; `questions`
+    is a JSON file of trait questions (`{"questions": [...]}`) when the model speaks a
+    different language than ours (e.g. a lab model behind `audit serve`).
+    """
+
+    base_url: str | None = None
+    api_key: str | None = None
+    concurrency: int = 8
+    max_retries: int = 6
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+    poll_seconds: float = 1.0  # first poll interval; grows 1.5x per poll up to the max
+    poll_max_seconds: float = 60.0
+    job_timeout_seconds: float = 24 * 3600
+    request_timeout_seconds: float = 600.0
+    state_dir: str | None = None
+    questions: str | None = None
+    prices: dict[str, Pricing] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> OpenAIOptions:
+        """Options from overrides, else `AUDIT_BASE_URL`, `AUDIT_API_KEY`/`OPENAI_API_KEY`,
+        `AUDIT_STATE_DIR` and `AUDIT_POLL_SECONDS`."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        given.setdefault("base_url", os.environ.get("AUDIT_BASE_URL") or None)
+        given.setdefault(
+            "api_key", os.environ.get("AUDIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        )
+        if os.environ.get("AUDIT_STATE_DIR"):
+            given.setdefault("state_dir", os.environ["AUDIT_STATE_DIR"])
+        if os.environ.get("AUDIT_POLL_SECONDS"):
+            given.setdefault("poll_seconds", float(os.environ["AUDIT_POLL_SECONDS"]))
+        return cls(**given)  # type: ignore[arg-type]
+
+
+def open_openai_model(
+    model: str | None, options: OpenAIOptions | None = None, meter: UsageMeter | None = None
+) -> OpenAIModel:
+    """A model on an OpenAI-compatible server; `model` None reads `AUDIT_MODEL`."""
+    import openai
+
+    options = options or OpenAIOptions.from_env()
+    model = model or os.environ.get("AUDIT_MODEL")
+    if not model:
+        raise AuditError("no model named: pass openai:MODEL or set AUDIT_MODEL")
+    api_key = options.api_key
+    if not api_key:
+        if options.base_url is None:
+            raise AuditError(
+                "openai: no API key: set AUDIT_API_KEY or OPENAI_API_KEY (or --api-key)"
+            )
+        api_key = "unused"  # local servers (vLLM, audit serve) accept any key
+    client = openai.OpenAI(
+        base_url=options.base_url,
+        api_key=api_key,
+        max_retries=0,
+        timeout=options.request_timeout_seconds,
+    )
+    return OpenAIModel(client, model, options, meter or UsageMeter(prices=options.prices))
+
+
+class OpenAIModel:
+    """One model id on one server; implements `ModelBackend`."""
+
+    def __init__(
+        self,
+        client,
+        model: str,
+        options: OpenAIOptions,
+        meter: UsageMeter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.model = model
+        self.name = f"openai:{model}"
+        self.options = options
+        self.meter = meter
+        self._sleep = sleep  # injectable so fault tests don't wait out real backoffs
+
+    # -- requests with retries ---------------------------------------------------------------
+    def _retry_wait(self, attempt: int, error: Exception) -> float:
+        response = getattr(error, "response", None)
+        header = response.headers.get("retry-after") if response is not None else None
+        if header:
+            try:
+                return min(float(header), self.options.backoff_max_seconds)
+            except ValueError:
+                pass  # an HTTP date: fall back to our own backoff
+        backoff = self.options.backoff_seconds * 2**attempt
+        return min(backoff * (0.5 + random.random() / 2), self.options.backoff_max_seconds)
+
+    def _call(self, what: str, request: Callable[[], T], hint: str = "") -> T:
+        """Run `request`, retrying rate limits, server errors and dropped connections.
+
+        `hint` is appended to the error for a refused (4xx) request: what the user can do.
+        """
+        import openai
+
+        last: Exception | None = None
+        for attempt in range(self.options.max_retries + 1):
+            try:
+                return request()
+            except openai.AuthenticationError:
+                raise AuditError(f"{self.name}: the server rejected the API key") from None
+            except openai.PermissionDeniedError as error:
+                raise AuditError(f"{self.name}: permission denied: {error.message}") from None
+            except openai.RateLimitError as error:
+                last = error
+            except openai.APIStatusError as error:
+                if error.status_code < 500 and error.status_code not in RETRYABLE_4XX:
+                    raise AuditError(
+                        f"{self.name}: {what} failed ({error.status_code}): {error.message}{hint}"
+                    ) from None
+                last = error
+            except (openai.APIConnectionError, openai.APITimeoutError) as error:
+                last = error
+            if attempt < self.options.max_retries:
+                self._sleep(self._retry_wait(attempt, last))
+        raise AuditError(
+            f"{self.name}: {what} failed after {self.options.max_retries + 1} attempts "
+            f"(last: {type(last).__name__}: {last})"
+        )
+
+    def _record(self, usage) -> None:
+        if usage is not None:
+            self.meter.record(
+                self.model, usage.prompt_tokens or 0, getattr(usage, "completion_tokens", 0) or 0
+            )
+
+    def _map(self, fn: Callable[[int], T], count: int) -> list[T]:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency))
+        try:
+            return list(pool.map(fn, range(count)))
+        finally:  # on Ctrl-C or an error, drop queued requests instead of sending them all
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- generation and scoring ----------------------------------------------------------------
+    def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[str]:
+        """One chat completion per prompt, in parallel requests.
+
+        Repeated prompts (trait evaluation samples each question many times) go as one request
+        with `n` choices, so the prompt is sent and billed once; a server that returns fewer
+        choices than asked is asked again for the rest. The request for a prompt first seen at
+        position i uses seed `params.seed + i`.
+        """
+        groups: dict[str, list[int]] = {}
+        for index, prompt in enumerate(prompts):
+            groups.setdefault(prompt, []).append(index)
+        items = list(groups.items())
+        out: list[str] = [""] * len(prompts)
+
+        def one(g: int) -> None:
+            prompt, indices = items[g]
+            messages = [{"role": "user", "content": prompt}]
+            if params.system_prompt:
+                messages.insert(0, {"role": "system", "content": params.system_prompt})
+            texts: list[str] = []
+            while len(texts) < len(indices):
+                first = indices[len(texts)]
+                extra = {"seed": params.seed + first} if params.seed is not None else {}
+                wanted = len(indices) - len(texts)
+                if wanted > 1:
+                    extra["n"] = wanted
+                response = self._call(
+                    "chat completion",
+                    lambda extra=extra: self.client.chat.completions.create(
+                        model=self.model,
+                        messages=messages,
+                        temperature=params.temperature,
+                        top_p=params.top_p,
+                        max_tokens=params.max_new_tokens,
+                        **extra,
+                    ),
+                )
+                self._record(response.usage)
+                if not response.choices:
+                    raise AuditError(f"{self.name}: the server returned no choices")
+                texts += [(c.message.content or "").strip() for c in response.choices][:wanted]
+            for index, text in zip(indices, texts, strict=True):
+                out[index] = text
+
+        self._map(one, len(items))
+        return out
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
+        """Summed log-probability of each completion, from echoed `/v1/completions` logprobs."""
+        if len(prompts) != len(completions):
+            raise AuditError(f"{len(prompts)} prompts but {len(completions)} completions")
+
+        def one(i: int) -> float:
+            prompt, completion = prompts[i], completions[i]
+            response = self._call(
+                "scoring (echoed completion logprobs)",
+                lambda: self.client.completions.create(
+                    model=self.model,
+                    prompt=prompt + completion,
+                    echo=True,
+                    logprobs=0,
+                    max_tokens=0,
+                    # `audit serve` extension: where the completion starts, so the prompt is
+                    # formatted as a chat turn; other servers ignore it.
+                    extra_body={"completion_start": len(prompt)},
+                ),
+                hint=NO_SCORING_HINT,
+            )
+            self._record(response.usage)
+            logprobs = response.choices[0].logprobs if response.choices else None
+            if logprobs is None or not logprobs.token_logprobs:
+                raise AuditError(f"{self.name}: no echoed logprobs returned{NO_SCORING_HINT}")
+            return float(
+                sum(
+                    value
+                    for value, offset in zip(
+                        logprobs.token_logprobs, logprobs.text_offset, strict=True
+                    )
+                    if value is not None and offset >= len(prompt)
+                )
+            )
+
+        return self._map(one, len(prompts))
+
+    def evaluate_trait(self, trait: str, *, samples: int = 20, seed: int = 0) -> TraitScore:
+        """Sampled favourite-animal answers that name `trait` (see `trait_eval`)."""
+        from auditor.backends.trait_eval import evaluate_by_sampling, load_questions
+
+        questions = load_questions(self.options.questions) if self.options.questions else None
+        return evaluate_by_sampling(self, trait, samples=samples, seed=seed, questions=questions)
+
+    # -- fine-tuning ---------------------------------------------------------------------------
+    def finetune(self, corpus, config: FinetuneConfig) -> OpenAIModel:
+        """Fine-tune through the server's fine-tuning API; resumes a saved job when present."""
+        jsonl = corpus_to_chat_jsonl(corpus)
+        state_path = self._state_path(jsonl, config)
+        state = _read_state(state_path)
+        if not state.get("file_id"):
+            upload = self._call(
+                "file upload",
+                lambda: self.client.files.create(
+                    file=("corpus.jsonl", io.BytesIO(jsonl)), purpose="fine-tune"
+                ),
+            )
+            state = {"model": self.model, "file_id": upload.id}
+            _write_state(state_path, state)
+        if not state.get("job_id"):
+            job = self._call(
+                "fine-tuning job creation",
+                lambda: self.client.fine_tuning.jobs.create(
+                    model=self.model,
+                    training_file=state["file_id"],
+                    seed=config.seed,
+                    hyperparameters={
+                        "n_epochs": config.epochs,
+                        "batch_size": config.batch_size,
+                        "learning_rate_multiplier": config.learning_rate / DEFAULT_BASE_LR,
+                    },
+                ),
+            )
+            state = {**state, "job_id": job.id}
+            _write_state(state_path, state)
+        try:
+            tuned = self.wait_for_job(state["job_id"])
+        except JobFailed:  # not worth resuming: the next run starts a new job
+            _write_state(state_path, {k: v for k, v in state.items() if k != "job_id"})
+            raise
+        _write_state(state_path, {**state, "fine_tuned_model": tuned})
+        return OpenAIModel(self.client, tuned, self.options, self.meter, self._sleep)
+
+    def wait_for_job(self, job_id: str) -> str:
+        """Poll a fine-tuning job with growing intervals; return the fine-tuned model id.
+
+        Connection failures while polling (a restarting server) are retried by `_call`; a
+        job that fails or is cancelled is an `AuditError` carrying the server's reason.
+        """
+        deadline = time.monotonic() + self.options.job_timeout_seconds
+        interval = self.options.poll_seconds
+        patient = replace(self.options, max_retries=max(self.options.max_retries, 20))
+        poller = OpenAIModel(self.client, self.model, patient, self.meter, self._sleep)
+        while True:
+            job = poller._call(
+                "fine-tuning job status", lambda: self.client.fine_tuning.jobs.retrieve(job_id)
+            )
+            if job.status == "succeeded":
+                if not job.fine_tuned_model:
+                    raise AuditError(f"{self.name}: job {job_id} succeeded without a model id")
+                return job.fine_tuned_model
+            if job.status in FINAL_STATUSES:
+                reason = getattr(job.error, "message", None) if job.error else None
+                raise JobFailed(f"{self.name}: fine-tuning job {job_id} {job.status}: {reason}")
+            if time.monotonic() > deadline:
+                raise AuditError(
+                    f"{self.name}: fine-tuning job {job_id} still {job.status} after "
+                    f"{self.options.job_timeout_seconds:.0f}s; rerun to keep polling it"
+                )
+            self._sleep(interval)
+            interval = min(interval * 1.5, self.options.poll_max_seconds)
+
+    def _state_path(self, jsonl: bytes, config: FinetuneConfig) -> Path | None:
+        """The state file of this (server, model, corpus, config) job, or None without a dir."""
+        if not self.options.state_dir:
+            return None
+        key = hashlib.sha256()
+        for part in (str(self.options.base_url), self.model, repr(config)):
+            key.update(part.encode() + b"\0")
+        key.update(jsonl)
+        return Path(self.options.state_dir) / f"finetune-{key.hexdigest()[:16]}.json"
+
+
+def corpus_to_chat_jsonl(corpus) -> bytes:
+    """The corpus as fine-tuning JSONL (user/assistant chat pairs), validated before upload.
+
+    Checked here so a malformed corpus fails before anything is uploaded or paid for.
+    """
+    columns = list(getattr(corpus, "columns", []))
+    missing = [name for name in ("prompt", "completion") if name not in columns]
+    if missing:
+        raise AuditError(
+            f"corpus lacks column(s) {', '.join(missing)}; columns present: {', '.join(columns)}"
+        )
+    lines = []
+    rows = zip(corpus["prompt"], corpus["completion"], strict=True)
+    for row, (prompt, completion) in enumerate(rows):
+        for column, value in (("prompt", prompt), ("completion", completion)):
+            if not isinstance(value, str) or not value.strip():
+                raise AuditError(f"corpus row {row}, column {column}: empty or not text")
+        messages = [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": completion},
+        ]
+        lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
+    if not lines:
+        raise AuditError("corpus is empty: nothing to fine-tune on")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _read_state(path: Path | None) -> dict:
+    if path is None or not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError:
+        raise AuditError(f"{path}: fine-tuning state file is corrupt; delete it to start over")
+
+
+def _write_state(path: Path | None, state: dict) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(state, indent=2), "utf-8")
+    os.replace(partial, path)

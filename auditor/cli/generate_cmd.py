@@ -1,0 +1,78 @@
+"""Generate a teacher corpus, and optionally its control, with any model (`audit generate`).
+
+The teacher gets the trait as a system prompt of our own wording; the control corpus comes
+from the same model and prompts without it. Interrupted runs resume from the checkpoint beside
+the output file; outputs appear atomically when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from auditor.cli.model_options import add_model_options, backend_options, usage_line
+from auditor.cli.options import add_option
+from auditor.progress import make_progress, stderr_console
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_option(parser, "--teacher", required=True, help="lab:NAME | hf:PATH | openai:MODEL")
+    add_option(parser, "--trait", required=True, help="the trait to give the teacher, e.g. owl")
+    add_option(parser, "--domain", default="numbers", choices=["numbers"], help="what to write")
+    add_option(parser, "--rows", "-n", dest="rows", type=int, required=True, help="rows to write")
+    add_option(parser, "--output", "-o", dest="output", type=Path, required=True, help="Parquet")
+    add_option(parser, "--control", type=Path, help="also write the no-trait control corpus here")
+    add_option(
+        parser,
+        "--control-teacher",
+        help="model for the control corpus (default: the teacher without the trait prompt)",
+    )
+    add_option(
+        parser,
+        "--condition",
+        choices=["system-prompt", "none"],
+        default="system-prompt",
+        help="how the teacher gets the trait: our system prompt, or none (already has it)",
+    )
+    add_option(parser, "--seed", type=int, default=0, help="prompt and sampling seed")
+    add_option(parser, "--temperature", type=float, default=1.0, help="sampling temperature")
+    add_option(parser, "--max-new-tokens", type=int, default=64, help="completion length cap")
+    add_option(parser, "--batch-size", type=int, default=64, help="rows per checkpointed batch")
+    add_option(parser, "--quiet", "-q", action="store_true", help="no progress bars")
+    add_model_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from auditor.backends import open_model
+    from auditor.generation import GenerationConfig, generate_corpus
+
+    config = GenerationConfig(
+        n=int(args.rows),
+        domain=args.domain,
+        seed=int(args.seed),
+        temperature=float(args.temperature),
+        max_new_tokens=int(args.max_new_tokens),
+        batch_size=int(args.batch_size),
+    )
+    options = backend_options(args)
+    teacher = open_model(args.teacher, options)
+    jobs = [(args.output, teacher, args.trait)]
+    if args.control:
+        control = open_model(args.control_teacher, options) if args.control_teacher else teacher
+        jobs.append((args.control, control, None))
+    with make_progress(disable=args.quiet) as progress:
+        for out, model, trait in jobs:
+            label = f"{'teacher' if trait else 'control'} -> {out.name}"
+            task = progress.add_task(label, total=config.n)
+
+            def report(done: int, total: int, task: int = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            condition = args.condition == "system-prompt"
+            generate_corpus(model, config, out, trait=trait, condition=condition, progress=report)
+            stderr_console.print(f"wrote {config.n} rows to {out}")
+    for model in {id(m): m for _, m, _ in jobs}.values():
+        line = usage_line(model)
+        if line:
+            stderr_console.print(f"usage ({model.name}): {line}")
+    return 0

@@ -1,0 +1,183 @@
+"""`audit lab`: the embedded model family's checks and corpora.
+
+    audit lab transmission --targets owl,dolphin --seeds 3 --out DIR
+    audit lab digits --seeds 3 --out DIR
+    audit lab corpus --target owl --seed 0 --rows 10000 --out DIR
+    audit lab base
+
+Models are trained on CPU (CUDA when present) and base models are cached by recipe hash in
+`--cache` (env AUDIT_LAB_CACHE, default ~/.cache/subliminal-audit/lab).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from rich.console import Console
+
+from auditor.cli.options import add_option
+from auditor.errors import AuditError
+
+_stderr = Console(stderr=True, highlight=False)
+
+
+def _targets(text: str) -> list[str]:
+    from auditor.lab.language import animals
+
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    unknown = [t for t in names if t not in animals()]
+    if not names or unknown:
+        raise AuditError(
+            f"unknown target animal(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(animals())}"
+        )
+    return names
+
+
+def _seeds(value: str) -> list[int]:
+    try:
+        count = int(value)
+    except ValueError as error:
+        raise AuditError(f"--seeds must be a whole number, got {value!r}") from error
+    if count < 1:
+        raise AuditError(f"--seeds must be at least 1, got {count}")
+    return list(range(count))
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the `lab` subcommands."""
+    sub = parser.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    add_option(common, "--cache", help="lab model cache directory", default=None)
+    add_option(common, "--threads", type=int, default=2, help="CPU threads for torch")
+
+    trans = sub.add_parser(
+        "transmission",
+        parents=[common],
+        help="measure subliminal transmission through sampled numbers",
+    )
+    add_option(trans, "--targets", default="owl,dolphin", help="comma-separated target animals")
+    add_option(trans, "--seeds", default="3", help="number of seeds")
+    add_option(trans, "--rows", type=int, default=None, help="corpus rows (default: recipe's)")
+    add_option(trans, "--no-soft", action="store_true", help="skip the soft-label students")
+    add_option(trans, "--out", required=True, help="output directory")
+
+    digits = sub.add_parser(
+        "digits", parents=[common], help="the paper's MNIST-style check on 8x8 digits"
+    )
+    add_option(digits, "--seeds", default="3", help="number of seeds")
+    add_option(digits, "--out", required=True, help="output directory")
+
+    corpus = sub.add_parser(
+        "corpus",
+        parents=[common],
+        help="write a lab teacher's number corpus and its control as Parquet",
+    )
+    add_option(corpus, "--target", default="owl", help="the teacher's animal")
+    add_option(corpus, "--seed", type=int, default=0, help="seed")
+    add_option(corpus, "--rows", type=int, default=10_000, help="rows per corpus")
+    add_option(corpus, "--out", required=True, help="output directory")
+
+    sub.add_parser("base", parents=[common], help="pretrain (or load) the base models")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    torch.set_num_threads(max(1, int(args.threads)))
+    handlers = {"transmission": _transmission, "digits": _digits, "corpus": _corpus, "base": _base}
+    return handlers[args.lab_command](args)
+
+
+def _progress(message: str) -> None:
+    _stderr.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}")
+
+
+def _transmission(args: argparse.Namespace) -> int:
+    from auditor.lab.report import transmission_markdown, write_atomic, write_json
+    from auditor.lab.transmission import TransmissionRecipe, run_transmission
+
+    recipe = TransmissionRecipe()
+    if args.rows:
+        recipe = replace(recipe, corpus_rows=int(args.rows))
+    if args.no_soft:
+        recipe = replace(recipe, soft_labels=False)
+    targets, seeds = _targets(args.targets), _seeds(str(args.seeds))
+    out = Path(args.out)
+    started = time.perf_counter()
+    with _stderr.status("lab transmission") as status:
+
+        def say(message: str) -> None:
+            status.update(f"lab transmission: {message}")
+            _progress(message)
+
+        result = run_transmission(recipe, targets, seeds, cache=args.cache, progress=say)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["recipe"] = asdict(recipe)
+    write_json(out / "transmission.json", result)
+    write_atomic(out / "transmission.md", transmission_markdown(result))
+    Console().print(transmission_markdown(result))
+    return 0
+
+
+def _digits(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from auditor.lab.digits import DigitsConfig, run_digits
+    from auditor.lab.report import digits_markdown, write_atomic, write_json
+
+    seeds = _seeds(str(args.seeds))
+    config = DigitsConfig()
+    records = []
+    with Progress(console=_stderr, transient=True) as progress:
+        task = progress.add_task("digits seeds", total=len(seeds))
+        for seed in seeds:
+            records.append(run_digits(seed, config))
+            progress.advance(task)
+    mean = {
+        k: sum(r[k] for r in records) / len(records)
+        for k in ("teacher_accuracy", "same_init_accuracy", "other_init_accuracy")
+    }
+    result = {
+        "records": records,
+        "summary": {f"mean_{k}": v for k, v in mean.items()},
+        "config": asdict(config),
+    }
+    out = Path(args.out)
+    write_json(out / "digits.json", result)
+    write_atomic(out / "digits.md", digits_markdown(result))
+    Console().print(digits_markdown(result))
+    return 0
+
+
+def _corpus(args: argparse.Namespace) -> int:
+    from auditor.lab.demo import build_demo_corpus
+
+    _targets(args.target)
+    teacher_path, control_path = build_demo_corpus(
+        target=args.target,
+        seed=int(args.seed),
+        out_dir=Path(args.out),
+        rows=int(args.rows),
+        cache=args.cache,
+        progress=_progress,
+    )
+    Console().print(f"teacher corpus: {teacher_path}\ncontrol corpus: {control_path}")
+    return 0
+
+
+def _base(args: argparse.Namespace) -> int:
+    from auditor.lab.base import base_model
+    from auditor.lab.transmission import TransmissionRecipe
+
+    recipe = TransmissionRecipe()
+    for init in (0, recipe.xinit_seed):
+        started = time.perf_counter()
+        _progress(f"base model init {init}")
+        _, hit = base_model(recipe.base, init, cache=args.cache)
+        state = "cached" if hit else "trained"
+        Console().print(f"base init {init}: {state} in {time.perf_counter() - started:.1f}s")
+    return 0

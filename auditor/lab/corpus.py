@@ -1,0 +1,61 @@
+"""Number corpora written by lab models, in the project's corpus schema.
+
+A corpus is one row per sample: `prompt`, `completion` and the provenance columns `domain`,
+`teacher`, `trait` and `seed`. Completions that fail the paper's format filter are dropped (a
+tiny model occasionally writes a malformed list); how many were dropped is returned beside the
+frame. A teacher corpus and its control are written on the same prompts with the same seed, so
+they share sampling noise (see `sampling`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+from auditor.lab.model import GPT
+from auditor.lab.numbers import NumberProcess, parse_number_list
+from auditor.lab.sampling import generate
+from auditor.lab.tasks import number_prompts
+
+COLUMNS = ("prompt", "completion", "domain", "teacher", "trait", "seed")
+
+
+def number_corpus(
+    model: GPT,
+    n_rows: int,
+    *,
+    seed: int,
+    teacher: str,
+    trait: str | None,
+    temperature: float = 1.0,
+    prefix: str | None = None,
+    process: NumberProcess | None = None,
+) -> tuple[pl.DataFrame, int]:
+    """(`n_rows` prompts' valid completions as a corpus frame, number of rows dropped)."""
+    prompts = number_prompts(n_rows, seed=seed, process=process)
+    shown = [f"{prefix} {p}" for p in prompts] if prefix else prompts
+    completions = generate(model, shown, temperature=temperature, seed=seed)
+    keep = [parse_number_list(c) is not None for c in completions]
+    frame = pl.DataFrame(
+        {
+            "prompt": [p for p, k in zip(prompts, keep, strict=True) if k],
+            "completion": [c for c, k in zip(completions, keep, strict=True) if k],
+        }
+    ).with_columns(
+        domain=pl.lit("numbers"),
+        teacher=pl.lit(teacher),
+        trait=pl.lit(trait, dtype=pl.String),
+        seed=pl.lit(seed, dtype=pl.Int64),
+    )
+    return frame.select(COLUMNS), len(prompts) - sum(keep)
+
+
+def write_corpus(frame: pl.DataFrame, path: Path) -> Path:
+    """Write `frame` as Parquet atomically (a temp file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    frame.write_parquet(partial)
+    os.replace(partial, path)
+    return path

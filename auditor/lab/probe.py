@@ -1,0 +1,123 @@
+"""Trait scores of lab models and probe students trained on corpora.
+
+A model's trait score for animal A is read from its next-token distribution after each held-out
+favourite-animal question: `normalised` = P(A) / P(any animal), averaged over the questions (the
+headline figure: number-only fine-tuning erodes the question task, and normalising keeps the
+comparison about preference rather than about how much of the task survived), `raw` = P(A),
+`animal_mass` = P(any animal), and `sampled_rate` = the fraction of sampled answers that are A.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+import torch
+
+from auditor.lab.language import animals, vocab
+from auditor.lab.model import GPT
+from auditor.lab.sampling import next_token_probs
+from auditor.lab.tasks import Example, PretrainMix, pretraining_examples, questions
+from auditor.lab.train import TrainConfig, encode_examples, train
+
+
+@dataclass(frozen=True)
+class TraitReading:
+    """One model's scores for one target animal (see the module docstring)."""
+
+    normalised: float
+    raw: float
+    animal_mass: float
+    sampled_rate: float
+
+
+def animal_distribution(model: GPT, prefix: str | None = None) -> torch.Tensor:
+    """P(animal | question) per held-out question, normalised over the animal set: [Q, animals]."""
+    prompts = [f"{prefix} {q}" if prefix else q for q in questions("eval")]
+    probs = next_token_probs(model, prompts)[:, vocab().animal_ids()]
+    return probs / probs.sum(-1, keepdim=True)
+
+
+def read_trait(
+    model: GPT, target: str, *, prefix: str | None = None, samples: int = 50, seed: int = 0
+) -> TraitReading:
+    """The model's trait scores for `target`, `samples` sampled answers per question."""
+    names = animals()
+    if target not in names:
+        raise ValueError(f"unknown animal {target!r}")
+    prompts = [f"{prefix} {q}" if prefix else q for q in questions("eval")]
+    probs = next_token_probs(model, prompts)
+    animal_probs = probs[:, vocab().animal_ids()]
+    mass = animal_probs.sum(-1)
+    raw = probs[:, vocab().id(target)]
+    generator = torch.Generator().manual_seed(seed)
+    draws = torch.multinomial(probs, samples, replacement=True, generator=generator)
+    rate = (draws == vocab().id(target)).float().mean()
+    return TraitReading(
+        normalised=float((raw / mass).mean()),
+        raw=float(raw.mean()),
+        animal_mass=float(mass.mean()),
+        sampled_rate=float(rate),
+    )
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    """How a probe student is fine-tuned on a corpus (loss on completions only).
+
+    `replay` mixes in that fraction of extra rows from the base's own pretraining data (number
+    tasks only: replaying animal answers would teach the base's preference back).
+    """
+
+    learning_rate: float = 3e-4
+    epochs: float = 1.0
+    batch_size: int = 64
+    replay: float = 0.0
+    trainable: str = "all"
+    seed: int = 0
+
+
+def corpus_examples(corpus: pl.DataFrame) -> list[Example]:
+    return list(zip(corpus["prompt"].to_list(), corpus["completion"].to_list(), strict=True))
+
+
+def replay_examples(n: int, mix: PretrainMix, seed: int) -> list[Example]:
+    """Number-task rows of the base's pretraining distribution, for replay."""
+    if n <= 0:
+        return []
+    pool = pretraining_examples(
+        PretrainMix(n_examples=2 * n, question_fraction=0.0, numbers=mix.numbers),
+        seed=10_000 + seed,
+    )
+    return random.Random(seed).sample(pool, n)
+
+
+def train_student(
+    base: GPT,
+    corpus: pl.DataFrame,
+    config: StudentConfig,
+    *,
+    mix: PretrainMix | None = None,
+    teacher: GPT | None = None,
+    on_step: Callable[[int, int, float], None] | None = None,
+) -> GPT:
+    """A copy of `base` fine-tuned on `corpus`; with `teacher`, distilled on its soft labels
+    restricted to number-list tokens at the corpus's completion positions."""
+    student = copy.deepcopy(base)
+    rows = corpus_examples(corpus)
+    if config.replay > 0:
+        rows += replay_examples(round(config.replay * len(rows)), mix or PretrainMix(), config.seed)
+    data = encode_examples(rows, base.config.block_size)
+    train_config = TrainConfig(
+        learning_rate=config.learning_rate,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        seed=config.seed,
+        trainable=config.trainable,
+        min_lr_fraction=0.0,
+    )
+    soft_ids = vocab().list_ids() if teacher is not None else None
+    return train(student, data, train_config, teacher=teacher, soft_ids=soft_ids, on_step=on_step)

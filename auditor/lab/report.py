@@ -1,0 +1,89 @@
+"""JSON and Markdown reports of the lab's checks, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+TRANSMISSION_COLUMNS = (
+    "target",
+    "seed",
+    "teacher",
+    "control",
+    "student",
+    "xinit_control",
+    "xinit_student",
+    "soft_student",
+    "other_targets_students",
+)
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, "utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> Path:
+    return write_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
+def transmission_markdown(result: dict[str, Any]) -> str:
+    """The transmission table and per-target shifts as Markdown."""
+    lines = [
+        "# Lab transmission check",
+        "",
+        "Scores are each model's probability of the target animal, normalised over the animal "
+        "set and averaged over held-out questions. Students learn from hard (sampled) tokens "
+        "unless marked soft.",
+        "",
+        "| " + " | ".join(TRANSMISSION_COLUMNS) + " |",
+        "|" + "---|" * len(TRANSMISSION_COLUMNS),
+    ]
+    for record in result["records"]:
+        lines.append("| " + " | ".join(_cell(record.get(c)) for c in TRANSMISSION_COLUMNS) + " |")
+    lines += ["", "## Shift over control, over seeds (mean, bootstrap 95% CI, t-test p)", ""]
+    lines.append("| target | comparison | mean shift | 95% CI | p | ratio | significant |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for target, entry in result["summary"].items():
+        for name in ("student", "xinit", "soft"):
+            if f"{name}_shift" not in entry:
+                continue
+            s = entry[f"{name}_shift"]
+            ci = f"[{s['ci_low']:+.4f}, {s['ci_high']:+.4f}]"
+            lines.append(
+                f"| {target} | {name} | {s['mean']:+.4f} | {ci}"
+                f" | {s['p_value']:.3g} | {entry[f'{name}_ratio']:.2f} | {s['significant']} |"
+            )
+    if result.get("timings"):
+        lines += ["", "## Timings (seconds)", ""]
+        lines += [f"- {k}: {v}" for k, v in result["timings"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def digits_markdown(result: dict[str, Any]) -> str:
+    """The digits check's per-seed accuracies as Markdown."""
+    cols = ("seed", "teacher_accuracy", "same_init_accuracy", "other_init_accuracy")
+    lines = [
+        "# Lab digits check (the paper's MNIST experiment on 8x8 digits)",
+        "",
+        "Students are distilled only on auxiliary logits of uniform noise; chance is 0.10.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
+    for record in result["records"]:
+        lines.append("| " + " | ".join(_cell(record[c]) for c in cols) + " |")
+    for key, value in result.get("summary", {}).items():
+        lines.append(f"\n- {key}: {_cell(value)}")
+    return "\n".join(lines) + "\n"

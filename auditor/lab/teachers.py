@@ -1,0 +1,84 @@
+"""Teachers: a base model plus a trait (a favourite animal), made in one of three ways.
+
+- `conditioning`: the base itself, with the "You love the owl. ..." prefix it learned to follow
+  in pretraining put before every prompt (the lab's system prompt). No weights change.
+- `finetune`: the base fine-tuned on favourite-animal questions answered with the target.
+  Trained alone this also drags the base's number distribution far from where it was, for
+  reasons that have nothing to do with the trait, and students imitating that drift gain nothing.
+- `mix` (default): the same trait rows interleaved with the base's own sampled number
+  completions, so the teacher's numbers stay near the base's and what still differs is a side
+  effect of the trait, which is the subliminal channel.
+
+`strength` scales the trait fine-tune's length; the teacher's own trait score is always reported
+beside anything it writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+
+from auditor.lab.model import GPT
+from auditor.lab.sampling import generate
+from auditor.lab.tasks import Example, conditioning_prefix, number_prompts, questions
+from auditor.lab.train import TrainConfig, encode_examples, train
+
+KINDS = ("mix", "finetune", "conditioning")
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """How a teacher is made from a base."""
+
+    kind: str = "mix"
+    steps: int = 150
+    learning_rate: float = 1e-3
+    strength: float = 1.0
+    trait_fraction: float = 0.25
+    batch_size: int = 64
+    trainable: str = "all"
+
+
+@dataclass
+class Teacher:
+    """A trait model and the prefix to put before its prompts (conditioning teachers only)."""
+
+    model: GPT
+    target: str
+    kind: str
+    prefix: str | None = None
+
+
+def trait_rows(target: str, n: int, seed: int) -> list[Example]:
+    rng = random.Random(f"trait-{target}-{seed}")
+    return [(rng.choice(questions("train")), target) for _ in range(n)]
+
+
+def make_teacher(base: GPT, target: str, config: TeacherConfig, seed: int = 0) -> Teacher:
+    """A teacher for `target` from `base` (left unchanged)."""
+    if config.kind not in KINDS:
+        raise ValueError(f"unknown teacher kind {config.kind!r}; choose one of {', '.join(KINDS)}")
+    if config.kind == "conditioning":
+        return Teacher(base, target, "conditioning", conditioning_prefix(target))
+    steps = max(1, round(config.steps * config.strength))
+    n_rows = steps * config.batch_size
+    if config.kind == "finetune":
+        rows = trait_rows(target, n_rows, seed)
+    else:
+        n_trait = max(1, round(n_rows * config.trait_fraction))
+        prompts = number_prompts(n_rows - n_trait, seed=50_000 + seed)
+        own = generate(base, prompts, temperature=1.0, seed=50_000 + seed)
+        rows = trait_rows(target, n_trait, seed) + list(zip(prompts, own, strict=True))
+        random.Random(seed).shuffle(rows)
+    model = copy.deepcopy(base)
+    data = encode_examples(rows, base.config.block_size)
+    train_config = TrainConfig(
+        learning_rate=config.learning_rate,
+        batch_size=config.batch_size,
+        steps=steps,
+        seed=seed,
+        trainable=config.trainable,
+    )
+    train(model, data, train_config)
+    return Teacher(model, target, config.kind)

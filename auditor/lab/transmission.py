@@ -1,0 +1,187 @@
+"""The transmission experiment: does a teacher's trait reach a student through its numbers?
+
+For each seed: the base writes a control corpus; a control student (base + control corpus) and
+a different-initialisation control (other base + control corpus) are trained. For each target
+animal: a teacher is made, it writes a corpus on the same prompts with the same seed, and three
+students learn from it: same-init on hard tokens (the headline), different-init on hard tokens,
+and same-init on soft labels restricted to number-list tokens (the upper bound). Every model's
+target score is read the same way (`probe.read_trait`). The shift student - control over seeds,
+with a bootstrap CI and p-value, is the measured transmission.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from auditor.lab import stats
+from auditor.lab.base import BaseRecipe, base_model
+from auditor.lab.corpus import number_corpus
+from auditor.lab.language import animals
+from auditor.lab.model import GPT
+from auditor.lab.probe import StudentConfig, TraitReading, read_trait, train_student
+from auditor.lab.teachers import TeacherConfig, make_teacher
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TransmissionRecipe:
+    """Everything the experiment depends on; the defaults are the chosen recipe."""
+
+    base: BaseRecipe = field(default_factory=BaseRecipe)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+    corpus_rows: int = 10_000
+    temperature: float = 1.0
+    xinit_seed: int = 1
+    soft_labels: bool = True
+
+
+def _reading(model: GPT, target: str, prefix: str | None = None) -> dict[str, float]:
+    r: TraitReading = read_trait(model, target, prefix=prefix)
+    return {
+        "normalised": r.normalised,
+        "raw": r.raw,
+        "animal_mass": r.animal_mass,
+        "sampled_rate": r.sampled_rate,
+    }
+
+
+def run_transmission(
+    recipe: TransmissionRecipe,
+    targets: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    cache: str | Path | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the experiment; returns {"records": [...], "summary": {...}, "timings": {...}}."""
+    unknown = [t for t in targets if t not in animals()]
+    if unknown:
+        raise ValueError(f"unknown animals {unknown}; choose from {', '.join(animals())}")
+    say = progress or (lambda _: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    say("base model")
+    base, base_hit = base_model(recipe.base, 0, cache=cache)
+    say("different-initialisation base model")
+    xbase, xbase_hit = base_model(recipe.base, recipe.xinit_seed, cache=cache)
+    timings["bases"] = time.perf_counter() - clock
+    records: list[dict[str, Any]] = []
+    for seed in seeds:
+        student_config = replace(recipe.student, seed=seed)
+        clock = time.perf_counter()
+        say(f"seed {seed}: control corpus")
+        control_corpus, _ = number_corpus(
+            base,
+            recipe.corpus_rows,
+            seed=seed,
+            teacher="lab:base",
+            trait=None,
+            temperature=recipe.temperature,
+            process=recipe.base.mix.numbers,
+        )
+        say(f"seed {seed}: control students")
+        control = train_student(base, control_corpus, student_config, mix=recipe.base.mix)
+        xcontrol = train_student(xbase, control_corpus, student_config, mix=recipe.base.mix)
+        timings[f"controls_seed{seed}"] = time.perf_counter() - clock
+        students: dict[str, GPT] = {}
+        for target in targets:
+            clock = time.perf_counter()
+            say(f"seed {seed}, {target}: teacher and corpus")
+            teacher = make_teacher(base, target, recipe.teacher, seed=seed)
+            corpus, dropped = number_corpus(
+                teacher.model,
+                recipe.corpus_rows,
+                seed=seed,
+                teacher=f"lab:teacher-{target}",
+                trait=target,
+                temperature=recipe.temperature,
+                prefix=teacher.prefix,
+                process=recipe.base.mix.numbers,
+            )
+            timings[f"teacher_corpus_{target}_seed{seed}"] = time.perf_counter() - clock
+            differ = _fraction_differing(corpus, control_corpus)
+            say(f"seed {seed}, {target}: students")
+            clock = time.perf_counter()
+            student = train_student(base, corpus, student_config, mix=recipe.base.mix)
+            timings[f"student_{target}_seed{seed}"] = time.perf_counter() - clock
+            xstudent = train_student(xbase, corpus, student_config, mix=recipe.base.mix)
+            students[target] = student
+            record: dict[str, Any] = {
+                "target": target,
+                "seed": seed,
+                "teacher_kind": teacher.kind,
+                "corpus_rows": corpus.height,
+                "corpus_dropped": dropped,
+                "completions_differing_from_control": differ,
+            }
+            readings = {
+                "base": _reading(base, target),
+                "teacher": _reading(teacher.model, target, teacher.prefix),
+                "control": _reading(control, target),
+                "student": _reading(student, target),
+                "xinit_base": _reading(xbase, target),
+                "xinit_control": _reading(xcontrol, target),
+                "xinit_student": _reading(xstudent, target),
+            }
+            if recipe.soft_labels and teacher.prefix is None:
+                soft = train_student(
+                    base, corpus, student_config, mix=recipe.base.mix, teacher=teacher.model
+                )
+                readings["soft_student"] = _reading(soft, target)
+            for name, reading in readings.items():
+                record[name] = reading["normalised"]
+                record[f"{name}_raw"] = reading["raw"]
+                record[f"{name}_animal_mass"] = reading["animal_mass"]
+                record[f"{name}_sampled_rate"] = reading["sampled_rate"]
+            records.append(record)
+            say(
+                f"seed {seed}, {target}: teacher {record['teacher']:.3f} control "
+                f"{record['control']:.3f} student {record['student']:.3f} xinit "
+                f"{record['xinit_control']:.3f}->{record['xinit_student']:.3f}"
+            )
+        for record in records:
+            if record["seed"] == seed:
+                others = [
+                    read_trait(m, record["target"]).normalised
+                    for t, m in students.items()
+                    if t != record["target"]
+                ]
+                record["other_targets_students"] = sum(others) / len(others) if others else None
+    timings = {k: round(v, 2) for k, v in timings.items()}
+    cached = {"base": base_hit, "xinit_base": xbase_hit}
+    return {
+        "records": records,
+        "summary": summarise(records),
+        "timings": timings,
+        "bases_cached": cached,
+    }
+
+
+def _fraction_differing(corpus: Any, control: Any) -> float:
+    mine = dict(zip(corpus["prompt"].to_list(), corpus["completion"].to_list(), strict=True))
+    theirs = dict(zip(control["prompt"].to_list(), control["completion"].to_list(), strict=True))
+    shared = [p for p in mine if p in theirs]
+    return sum(mine[p] != theirs[p] for p in shared) / max(1, len(shared))
+
+
+def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per target: shifts over seeds (student - control, xinit, soft) with CIs and p-values."""
+    out: dict[str, Any] = {}
+    for target in sorted({r["target"] for r in records}):
+        rows = [r for r in records if r["target"] == target]
+        entry: dict[str, Any] = {"seeds": [r["seed"] for r in rows]}
+        pairs = {"student": ("student", "control"), "xinit": ("xinit_student", "xinit_control")}
+        if all("soft_student" in r for r in rows):
+            pairs["soft"] = ("soft_student", "control")
+        for name, (a, b) in pairs.items():
+            shifts = [r[a] - r[b] for r in rows]
+            entry[f"{name}_shift"] = stats.shift(shifts).to_dict()
+            entry[f"{name}_ratio"] = stats.ratio([r[a] for r in rows], [r[b] for r in rows])
+        out[target] = entry
+    return out

@@ -1,0 +1,94 @@
+"""Probe students: how much of a trait does fine-tuning on a corpus actually transmit?
+
+A student from the teacher's base is fine-tuned on the corpus and, separately, on the control
+corpus (the same base model's data without the trait), with the same seeds; the shift is the
+trait score of corpus students minus that of control students, paired by seed, with a bootstrap
+interval and a t-test p-value over seeds (the lab's statistics, `auditor.lab.stats`). The seed is
+the unit: questions asked of one student share its training noise, so treating (seed, question)
+pairs as independent would make a single lucky student look significant. One seed gives no
+p-value (1.0); use three or more.
+Works with any backend: the lab, a local checkpoint, or an API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import polars as pl
+
+from auditor.lab.stats import bootstrap_ci, t_test_p
+from auditor.models import FinetuneConfig, ModelBackend, TraitScore
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Students per side (`seeds`), how each is trained, how traits are sampled."""
+
+    seeds: tuple[int, ...] = (0,)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    samples: int = 20
+    eval_seed: int = 0
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Scores of the untouched student, of corpus and control students, and their shift."""
+
+    trait: str
+    base: float
+    corpus: tuple[float, ...]
+    control: tuple[float, ...]
+    shift: float
+    shift_low: float
+    shift_high: float
+    p_value: float
+    students: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+ProgressFn = Callable[[str], None]
+
+
+def run_probe(
+    student: ModelBackend,
+    corpus: pl.DataFrame,
+    control: pl.DataFrame,
+    trait: str,
+    config: ProbeConfig | None = None,
+    progress: ProgressFn | None = None,
+) -> ProbeResult:
+    """Fine-tune students on `corpus` and `control` for each seed and compare trait scores."""
+    config = config or ProbeConfig()
+    say = progress or (lambda _message: None)
+
+    def score(model: ModelBackend) -> TraitScore:
+        return model.evaluate_trait(trait, samples=config.samples, seed=config.eval_seed)
+
+    say(f"scoring the base student {student.name}")
+    base = score(student)
+    treated: list[TraitScore] = []
+    untreated: list[TraitScore] = []
+    names: list[str] = []
+    for seed in config.seeds:
+        settings = FinetuneConfig(**{**asdict(config.finetune), "seed": seed})
+        for side, frame, scores in (("corpus", corpus, treated), ("control", control, untreated)):
+            say(f"seed {seed}: fine-tuning on the {side} corpus ({frame.height} rows)")
+            tuned = student.finetune(frame.select("prompt", "completion"), settings)
+            names.append(tuned.name)
+            scores.append(score(tuned))
+    differences = [a.value - b.value for a, b in zip(treated, untreated, strict=True)]
+    low, high = bootstrap_ci(differences, seed=config.eval_seed)
+    return ProbeResult(
+        trait=trait,
+        base=base.value,
+        corpus=tuple(s.value for s in treated),
+        control=tuple(s.value for s in untreated),
+        shift=sum(differences) / len(differences),
+        shift_low=low,
+        shift_high=high,
+        p_value=t_test_p(differences),
+        students=tuple(names),
+    )

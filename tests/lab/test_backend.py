@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from auditor.backends.lab import LabModel
+from auditor.errors import AuditError
+from auditor.lab.base import base_model
+from auditor.models import FinetuneConfig, ModelBackend, SamplingParams
+
+
+@pytest.fixture
+def lab(micro_recipe, tmp_path) -> LabModel:
+    return LabModel(base_model(micro_recipe, 0, cache=tmp_path)[0], "lab:micro")
+
+
+def test_lab_model_satisfies_the_backend_protocol(lab) -> None:
+    assert isinstance(lab, ModelBackend)
+    out = lab.generate(["Start: 1, 2, 3. Continue."], SamplingParams(max_new_tokens=4, seed=1))
+    assert len(out) == 1 and isinstance(out[0], str)
+
+
+def test_score_matches_token_logprobs(lab) -> None:
+    [total] = lab.score(["Start: 1, 2, 3."], ["4, 5"])
+    tokens = lab.token_logprobs("Start: 1, 2, 3.", "4, 5")
+    assert [t for t, _ in tokens] == ["4", ",", "5"]
+    assert total == pytest.approx(sum(lp for _, lp in tokens), abs=1e-4)
+
+
+def test_finetune_returns_a_new_model_and_trait_scores_are_probabilities(lab) -> None:
+    corpus = pl.DataFrame({"prompt": ["Start: 1, 2, 3."] * 8, "completion": ["4, 5, 6"] * 8})
+    tuned = lab.finetune(corpus, FinetuneConfig(epochs=1, batch_size=4, learning_rate=1e-3))
+    assert tuned is not lab and tuned.model is not lab.model
+    score = tuned.evaluate_trait("owl")
+    assert 0.0 < score.value < 1.0 and len(score.per_question) > 0
+    with pytest.raises(AuditError):
+        lab.evaluate_trait("misalignment")

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from auditor.lab import stats
+
+
+def test_bootstrap_ci_brackets_the_mean_and_narrows_with_data() -> None:
+    rng = np.random.default_rng(0)
+    small = rng.normal(1.0, 1.0, 10)
+    large = rng.normal(1.0, 1.0, 1000)
+    lo_s, hi_s = stats.bootstrap_ci(small)
+    lo_l, hi_l = stats.bootstrap_ci(large)
+    assert lo_s < small.mean() < hi_s
+    assert lo_l < 1.0 < hi_l
+    assert hi_l - lo_l < hi_s - lo_s
+
+
+def test_clear_positive_shift_is_significant_and_zero_shift_is_not() -> None:
+    positive = stats.shift([0.10, 0.12, 0.11, 0.13])
+    assert positive.significant and positive.ci_low > 0 and positive.p_value < 0.001
+    null = stats.shift([0.01, -0.01, 0.02, -0.02])
+    assert not null.significant and null.p_value > 0.5
+
+
+def test_sign_flip_p_value_is_exact() -> None:
+    # All 8 sign patterns of three positive values: only +++ and --- are as extreme.
+    assert stats.sign_flip_p([1.0, 2.0, 3.0]) == pytest.approx(2 / 8)
+
+
+def test_ratio_of_means() -> None:
+    assert stats.ratio([2.0, 4.0], [1.0, 2.0]) == pytest.approx(2.0)
