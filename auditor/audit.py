@@ -7,18 +7,26 @@ never knows which filter, detector or model it runs.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from auditor.corpus import Corpus, ReadOptions, open_corpus, tool_version
 from auditor.errors import AuditError
 from auditor.filtering import run_filters
+from auditor.models import ModelBackend, SamplingParams
+from auditor.progress import stderr_console
 from auditor.report import AuditReport, Thresholds
 from filters.base import Filter
 from filters.config import default_filters, load_pipeline_file
 from filters.registry import create_filter
+
+if TYPE_CHECKING:
+    from auditor.backends import BackendOptions
+    from auditor.probing import ProbeConfig
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,13 @@ class AuditConfig:
     kept_path: Path | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
     quiet: bool = False
+    # The suspect's base model (`lab:base`, `hf:PATH`, ...): it writes the reference when none
+    # is given, and enables the model-based detectors.
+    model: str | None = None
+    # Probe students: fine-tuned from this spec on the kept corpus and on the reference.
+    student: str | None = None
+    probe: ProbeConfig | None = None
+    backend: BackendOptions | None = None
 
 
 def infer_domain(corpus: Corpus, explicit: str | None) -> str:
@@ -65,8 +80,11 @@ def build_filters(config: AuditConfig, domain: str) -> list[Filter]:
 
 
 def _run_detectors(
-    config: AuditConfig, kept: pl.DataFrame, reference: pl.DataFrame
-) -> list[dict[str, object]]:
+    config: AuditConfig,
+    kept: pl.DataFrame,
+    reference: pl.DataFrame,
+    model: ModelBackend | None,
+) -> list[dict[str, Any]]:
     from detectors import run_detectors  # imported late: detectors are optional to filter-only runs
 
     results = run_detectors(
@@ -76,16 +94,59 @@ def _run_detectors(
         n_permutations=config.permutations,
         seed=config.seed,
         trait=config.trait,
+        model=model,
     )
     return [result.to_dict() for result in results]
 
 
+def generate_reference(model: ModelBackend, suspect: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """The base model's own completions of the suspect's prompts: what it would have written."""
+    prompts = suspect.get_column("prompt").to_list()
+    completions = model.generate(prompts, SamplingParams(temperature=1.0, seed=seed))
+    return pl.DataFrame({"prompt": prompts, "completion": completions})
+
+
+def _open(spec: str, config: AuditConfig) -> ModelBackend:
+    from auditor.backends import open_model
+
+    status = stderr_console.status(f"loading {spec}") if not config.quiet else nullcontext()
+    with status:
+        return open_model(spec, config.backend)
+
+
+def _probe(
+    config: AuditConfig, kept: pl.DataFrame, control: pl.DataFrame, trait: str
+) -> dict[str, Any]:
+    from auditor.probing import ProbeConfig, run_probe
+
+    student = _open(config.student or "", config)
+    settings = config.probe
+    if settings is None:
+        defaults = getattr(student, "default_finetune_config", None)
+        settings = ProbeConfig(seeds=(0, 1, 2))
+        if callable(defaults):
+            settings = ProbeConfig(seeds=(0, 1, 2), finetune=defaults())
+    if config.quiet:
+        result = run_probe(student, kept, control, trait, settings)
+    else:
+        with stderr_console.status("probe students") as status:
+            result = run_probe(student, kept, control, trait, settings, progress=status.update)
+    return {"student": config.student, "seeds": list(settings.seeds), **result.to_dict()}
+
+
 def run_audit(config: AuditConfig) -> AuditReport:
     """Audit one corpus and return the report (the caller renders it and picks the exit code)."""
+    if config.student and not config.trait:
+        raise AuditError("probe students measure a trait: give --trait with --student")
+    if config.student and config.reference is None and config.model is None:
+        raise AuditError(
+            "probe students need a control corpus: "
+            "give --reference, or --base-model to generate one"
+        )
     corpus = open_corpus(config.dataset, config.read)
     domain = infer_domain(corpus, config.domain)
     filters = build_filters(config, domain)
-    wants_rows = config.reference is not None
+    wants_rows = config.reference is not None or config.model is not None
     run = run_filters(
         corpus,
         filters,
@@ -105,17 +166,26 @@ def run_audit(config: AuditConfig) -> AuditReport:
     )
     if config.kept_path:
         report.outputs["kept"] = str(config.kept_path)
+    if not wants_rows:
+        return report
+    if run.kept is None or run.kept.height == 0:
+        report.notes.append("the filters removed every row: detectors and probes were not run")
+        return report
+    model = _open(config.model, config) if config.model else None
     if config.reference is not None:
         reference = open_corpus(config.reference, ReadOptions(split=config.read.split)).read()
-        if run.kept is None or run.kept.height == 0:
-            report.notes.append("the filters removed every row: detectors were not run")
-        else:
-            report.reference = str(config.reference)
-            report.detectors = _run_detectors(config, run.kept, reference)
-            threshold = config.thresholds.alpha / max(1, len(report.detectors))
-            if 1 / (config.permutations + 1) >= threshold:
-                report.notes.append(
-                    f"{config.permutations} permutations cannot give p < {threshold:.3g}: "
-                    "the detectors cannot fail this audit; raise --permutations"
-                )
+        report.reference = str(config.reference)
+    else:
+        assert model is not None
+        reference = generate_reference(model, run.kept, config.seed)
+        report.reference = f"{config.model}, on the corpus's own prompts"
+    report.detectors = _run_detectors(config, run.kept, reference, model)
+    threshold = config.thresholds.alpha / max(1, len(report.detectors))
+    if 1 / (config.permutations + 1) >= threshold:
+        report.notes.append(
+            f"{config.permutations} permutations cannot give p < {threshold:.3g}: "
+            "the detectors cannot fail this audit; raise --permutations"
+        )
+    if config.student and config.trait:
+        report.probe = _probe(config, run.kept, reference, config.trait)
     return report

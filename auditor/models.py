@@ -31,7 +31,7 @@ class SamplingParams:
 class FinetuneConfig:
     """How to fine-tune a probe student (loss on completions only)."""
 
-    epochs: int = 1
+    epochs: float = 1.0
     learning_rate: float = 2e-4
     batch_size: int = 32
     seed: int = 0

@@ -58,7 +58,7 @@ def run_detectors(
     for name in chosen:
         cls = detector_class(name)
         if cls.requires_model and params.get("model") is None:
-            raise AuditError(f"detector {name!r} needs a model: give --model (e.g. lab:base)")
+            raise AuditError(f"detector {name!r} needs a model: give --base-model (e.g. lab:base)")
         if cls.requires_trait and not params.get("trait"):
             raise AuditError(f"detector {name!r} needs a trait: give --trait (e.g. owl)")
         accepted = inspect.signature(cls.__init__).parameters

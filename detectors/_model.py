@@ -15,7 +15,7 @@ def require_model(model: object, detector: str) -> ModelBackend:
     if model is None:
         raise AuditError(
             f"detector {detector!r} needs a model that scores log-probabilities "
-            "(pass model=..., or --model lab:NAME on the command line)"
+            "(pass model=..., or --base-model lab:NAME on the command line)"
         )
     if not callable(getattr(model, "score", None)):
         raise AuditError(f"detector {detector!r}: {type(model).__name__} has no score() method")

@@ -318,7 +318,7 @@ def train_causal_lm(
         trainable, lr=config.learning_rate, weight_decay=float(extra.get("weight_decay", 0.0))
     )
     per_epoch = math.ceil(len(encoded) / config.batch_size)
-    total = per_epoch * config.epochs
+    total = max(1, math.ceil(per_epoch * config.epochs))
     if extra.get("max_steps"):
         total = min(total, int(extra["max_steps"]))  # type: ignore[arg-type]
     warmup = int(float(extra.get("warmup", 0.0)) * total)

@@ -94,6 +94,18 @@ class LabModel:
         )
         return LabModel(tuned, f"{self.name}+ft", prefix=self.prefix, mix=self.mix)
 
+    def default_finetune_config(self) -> FinetuneConfig:
+        """The lab recipe's probe-student settings, so lab probes match `audit lab transmission`."""
+        from auditor.lab.transmission import TransmissionRecipe
+
+        student = TransmissionRecipe().student
+        return FinetuneConfig(
+            epochs=student.epochs,
+            learning_rate=student.learning_rate,
+            batch_size=student.batch_size,
+            extra={"trainable": student.trainable, "replay": student.replay},
+        )
+
     def evaluate_trait(self, trait: str, *, samples: int = 20, seed: int = 0) -> TraitScore:
         """P(trait animal) normalised over the animal set, averaged over held-out questions."""
         if trait not in animals():

@@ -300,7 +300,7 @@ class OpenAIModel:
                     training_file=state["file_id"],
                     seed=config.seed,
                     hyperparameters={
-                        "n_epochs": config.epochs,
+                        "n_epochs": max(1, round(config.epochs)),
                         "batch_size": config.batch_size,
                         "learning_rate_multiplier": config.learning_rate / DEFAULT_BASE_LR,
                     },

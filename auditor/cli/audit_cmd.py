@@ -18,6 +18,12 @@ from auditor.cli.common import (
     read_options,
 )
 from auditor.cli.main import EXIT_FAIL, EXIT_PASS
+from auditor.cli.model_options import (
+    add_model_options,
+    add_probe_options,
+    backend_options,
+    probe_config,
+)
 from auditor.cli.options import add_option
 from auditor.report import PASS, Thresholds, print_report, to_json, write_reports
 
@@ -40,8 +46,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="detector to run against the reference (repeat; default: the model-free ones)",
     )
+    add_option(
+        group,
+        "--base-model",
+        help="the corpus's base model (lab:base, hf:PATH, openai:MODEL): writes the reference "
+        "when --reference is not given, and enables the model-based detectors",
+    )
     add_option(group, "--permutations", type=int, default=1000, help="row permutations per p-value")
     add_option(group, "--seed", type=int, default=0, help="seed for permutations")
+    add_probe_options(parser, required=False)
+    add_model_options(parser)
     group = parser.add_argument_group("verdict")
     add_option(group, "--alpha", type=float, default=0.01, help="detector significance level")
     add_option(
@@ -72,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
         kept_path=args.output,
         thresholds=Thresholds(alpha=args.alpha, max_trait_fraction=args.max_trait_fraction),
         quiet=args.quiet or args.json,
+        model=args.base_model,
+        student=args.student,
+        probe=_probe_settings(args),
+        backend=backend_options(args),
     )
     report = run_audit(config)
     if args.report_dir:
@@ -81,3 +99,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report, Console())
     return EXIT_PASS if report.verdict == PASS else EXIT_FAIL
+
+
+def _probe_settings(args: argparse.Namespace) -> object:
+    """Probe flags the user set; None leaves every choice to the student backend's defaults."""
+    chosen = (args.seeds, args.epochs, args.learning_rate, args.batch_size, args.lora_rank)
+    if not args.student or all(value is None for value in chosen):
+        return None
+    from auditor.backends import open_model
+
+    return probe_config(args, open_model(args.student, backend_options(args)))

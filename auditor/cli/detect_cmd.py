@@ -1,6 +1,6 @@
 """Test whether a suspect corpus differs from a reference corpus, detector by detector.
 
-`audit detect SUSPECT --reference REF [--detector NAME ...] [--trait owl] [--model lab:base]`
+`audit detect SUSPECT --reference REF [--detector NAME ...] [--trait owl] [--base-model lab:base]`
 prints one row per detector (statistic, permutation p-value, effect size, top evidence), or one
 JSON object with `--json`. The verdict flags the suspect when any detector's p-value falls below
 alpha / (number of detectors) (Bonferroni), and the exit code follows it: 0 not flagged,
@@ -42,7 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_option(parser, "--list", action="store_true", help="list the detectors and exit")
     add_option(parser, "--trait", help="trait for trait-aware detectors (e.g. owl)")
-    add_option(parser, "--model", help="base model for model-based detectors (e.g. lab:base)")
+    add_option(parser, "--base-model", help="base model for model-based detectors (e.g. lab:base)")
     add_option(parser, "--permutations", type=int, default=200, help="row permutations per test")
     add_option(parser, "--seed", type=int, default=0, help="seed of the permutations")
     add_option(parser, "--alpha", type=float, default=0.05, help="family-wise significance level")
@@ -69,11 +69,11 @@ def verdict(results: list[DetectorResult], alpha: float) -> dict[str, Any]:
 
 
 def _open_model(args: argparse.Namespace) -> object:
-    if not args.model:
+    if not args.base_model:
         return None
     from auditor.backends import open_model
 
-    return open_model(args.model, backend_options(args))
+    return open_model(args.base_model, backend_options(args))
 
 
 def _evidence_line(result: DetectorResult) -> str:

@@ -79,25 +79,33 @@ def add_probe_options(parser: argparse.ArgumentParser, *, required: bool = True)
         required=required,
         help="base to fine-tune probe students from: lab:NAME | hf:PATH | openai:MODEL",
     )
-    add_option(group, "--seeds", type=int, default=1, help="students per side")
-    add_option(group, "--epochs", type=int, default=1, help="fine-tuning epochs")
-    add_option(group, "--learning-rate", type=float, default=2e-4, help="fine-tuning rate")
-    add_option(group, "--batch-size", type=int, default=32, help="fine-tuning batch size")
+    add_option(group, "--seeds", type=int, default=None, help="students per side (default 3)")
+    add_option(group, "--epochs", type=float, help="fine-tuning epochs (default: the backend's)")
+    add_option(group, "--learning-rate", type=float, help="fine-tuning rate (default: backend's)")
+    add_option(group, "--batch-size", type=int, help="fine-tuning batch size (default: backend's)")
     add_option(group, "--lora-rank", type=int, help="LoRA rank (hf students; default: full)")
     add_option(group, "--samples", type=int, default=20, help="answers sampled per question")
 
 
-def probe_config(args: argparse.Namespace) -> ProbeConfig:
+def probe_config(args: argparse.Namespace, student: object = None) -> ProbeConfig:
+    """Probe settings from flags; a flag left unset takes the student backend's own default
+    (`default_finetune_config()`, e.g. the lab's chosen recipe), else the generic default."""
+    from dataclasses import replace
+
     from auditor.models import FinetuneConfig
     from auditor.probing import ProbeConfig
 
+    defaults = getattr(student, "default_finetune_config", None)
+    base = defaults() if callable(defaults) else FinetuneConfig()
+    chosen = {
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "lora_rank": args.lora_rank,
+    }
+    finetune = replace(base, **{key: value for key, value in chosen.items() if value is not None})
     return ProbeConfig(
-        seeds=tuple(range(int(args.seeds))),
-        finetune=FinetuneConfig(
-            epochs=int(args.epochs),
-            learning_rate=float(args.learning_rate),
-            batch_size=int(args.batch_size),
-            lora_rank=args.lora_rank,
-        ),
+        seeds=tuple(range(int(args.seeds) if args.seeds is not None else 3)),
+        finetune=finetune,
         samples=int(args.samples),
     )

@@ -46,7 +46,12 @@ def run(args: argparse.Namespace) -> int:
     student = open_model(args.student, backend_options(args))
     with stderr_console.status("probing") as status:
         result = run_probe(
-            student, corpus, control, args.trait, probe_config(args), progress=status.update
+            student,
+            corpus,
+            control,
+            args.trait,
+            probe_config(args, student),
+            progress=status.update,
         )
     usage = usage_line(student)
     if args.json:

@@ -303,7 +303,7 @@ class LabService:
             return default if value in (None, "auto") else float(value)
 
         return FinetuneConfig(
-            epochs=int(given("n_epochs", self.config.default_epochs)),
+            epochs=float(given("n_epochs", self.config.default_epochs)),
             batch_size=int(given("batch_size", self.config.default_batch_size)),
             learning_rate=BASE_LR * given("learning_rate_multiplier", 1.0),
             seed=job.seed,

@@ -85,7 +85,7 @@ def test_model_based_detectors_run_through_the_cli(corpora, capsys, monkeypatch)
         str(corpora["shifted"]),
         "--reference",
         str(corpora["reference"]),
-        "--model",
+        "--base-model",
         "lab:base",
         "--trait",
         "owl",

@@ -1,0 +1,76 @@
+"""`run_audit` end to end with a real (micro) lab model: a generated reference, model-based
+detectors and probe students, all through the model interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+import torch
+
+import auditor.backends as backends
+from auditor.audit import AuditConfig, run_audit
+from auditor.backends.lab import LabModel
+from auditor.errors import AuditError
+from auditor.lab.base import BaseRecipe, base_model
+from auditor.lab.model import GPTConfig
+from auditor.lab.tasks import PretrainMix, number_prompts
+from auditor.lab.train import TrainConfig
+from auditor.models import FinetuneConfig, SamplingParams
+from auditor.probing import ProbeConfig
+
+MICRO = BaseRecipe(
+    model=GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=96),
+    mix=PretrainMix(n_examples=300),
+    train=TrainConfig(learning_rate=3e-3, batch_size=16, steps=20),
+)
+
+
+@pytest.fixture
+def micro(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LabModel:
+    torch.set_num_threads(1)
+    model = LabModel(base_model(MICRO, 0, cache=tmp_path / "lab")[0], "lab:micro")
+    monkeypatch.setattr(backends, "open_model", lambda spec, options=None: model)
+    return model
+
+
+def corpus_from(model: LabModel, path: Path, rows: int = 60) -> Path:
+    prompts = number_prompts(rows, seed=3)
+    completions = model.generate(prompts, SamplingParams(seed=3, max_new_tokens=24))
+    pl.DataFrame({"prompt": prompts, "completion": completions}).write_parquet(path)
+    return path
+
+
+def test_reference_is_generated_and_probe_students_are_reported(micro: LabModel, tmp_path) -> None:
+    dataset = corpus_from(micro, tmp_path / "suspect.parquet")
+    probe = ProbeConfig(seeds=(0, 1), finetune=FinetuneConfig(epochs=1, batch_size=8))
+    config = AuditConfig(
+        dataset=dataset,
+        trait="owl",
+        filter_specs=("trait-words",),  # a micro model's lists are not always well formed
+        detectors=("number-frequency", "log-likelihood-shift"),
+        permutations=50,
+        model="lab:micro",
+        student="lab:micro",
+        probe=probe,
+        quiet=True,
+    )
+    report = run_audit(config)
+    assert report.reference == "lab:micro, on the corpus's own prompts"
+    assert [d["name"] for d in report.detectors] == ["number-frequency", "log-likelihood-shift"]
+    assert all(0 < d["p_value"] <= 1 for d in report.detectors)
+    probe_result = report.probe
+    assert probe_result is not None and probe_result["seeds"] == [0, 1]
+    assert len(probe_result["corpus"]) == len(probe_result["control"]) == 2
+    assert probe_result["shift_low"] <= probe_result["shift"] <= probe_result["shift_high"]
+    assert 0.0 <= probe_result["p_value"] <= 1.0
+    assert "probe" in report.to_dict()
+
+
+def test_a_probe_without_any_control_corpus_is_refused(tmp_path: Path) -> None:
+    pl.DataFrame({"prompt": ["p"], "completion": ["1, 2"]}).write_parquet(tmp_path / "c.parquet")
+    with pytest.raises(AuditError, match="need a control corpus"):
+        run_audit(AuditConfig(dataset=tmp_path / "c.parquet", trait="owl", student="lab:base"))
+    with pytest.raises(AuditError, match="give --trait"):
+        run_audit(AuditConfig(dataset=tmp_path / "c.parquet", student="lab:base"))
