@@ -1,0 +1,73 @@
+"""The end-to-end demo on the embedded lab: a teacher that loves an animal, audited.
+
+Trains (or loads from the cache) the lab's base model, makes a teacher for `--target`, has it
+write a number corpus and the base write a control corpus on the same prompts, then audits the
+teacher's corpus exactly as `audit` would: the default filters, every detector against the
+control (the model-based ones through the lab base), and probe students fine-tuned from the
+base on both corpora. Needs no download; the first run trains the base (see README for times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from auditor.audit import AuditConfig, run_audit
+from auditor.cli.main import EXIT_FAIL, EXIT_PASS
+from auditor.cli.options import add_option
+from auditor.progress import stderr_console
+from auditor.report import PASS, Thresholds, print_report, to_json, write_reports
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_option(parser, "--target", default="owl", help="the teacher's favourite animal")
+    add_option(parser, "--seed", type=int, default=0, help="seed of the teacher and corpora")
+    add_option(parser, "--rows", type=int, default=10_000, help="rows in each corpus")
+    add_option(parser, "--seeds", type=int, default=1, help="probe students per side")
+    add_option(parser, "--permutations", type=int, default=1000, help="per detector p-value")
+    add_option(parser, "--out", type=Path, default=Path("audit-demo"), help="output directory")
+    add_option(parser, "--json", action="store_true", help="print one JSON object on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from auditor.backends.lab import LabModel
+    from auditor.lab.demo import build_demo_corpus
+    from auditor.probing import ProbeConfig
+
+    started = time.perf_counter()
+    with stderr_console.status("building the lab corpora") as status:
+        teacher_path, control_path = build_demo_corpus(
+            args.target,
+            args.seed,
+            args.out,
+            rows=args.rows,
+            progress=lambda message: status.update(f"lab: {message}"),
+        )
+    defaults = LabModel.default_finetune_config_for_recipe()
+    config = AuditConfig(
+        dataset=teacher_path,
+        trait=args.target,
+        reference=control_path,
+        permutations=args.permutations,
+        seed=args.seed,
+        model="lab:base",
+        student="lab:base",
+        probe=ProbeConfig(seeds=tuple(range(args.seeds)), finetune=defaults),
+        thresholds=Thresholds(),
+        quiet=args.json,
+    )
+    report = run_audit(config)
+    report.notes.append(
+        f"teacher corpus {teacher_path}, control corpus {control_path}; "
+        f"demo took {time.perf_counter() - started:.0f} s"
+    )
+    report.outputs.update(write_reports(report, args.out / "report"))
+    if args.json:
+        print(to_json(report))
+    else:
+        print_report(report, Console())
+        Console().print(f"reports written to {args.out / 'report'}")
+    return EXIT_PASS if report.verdict == PASS else EXIT_FAIL
