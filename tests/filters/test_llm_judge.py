@@ -74,11 +74,12 @@ def test_decides_from_logprobs_and_sends_a_deterministic_request(tmp_path: Any) 
 
     # The borderline row answered "0" but with P("0") = 0.9 < 0.99: dropped, as in the paper.
     assert reasons.to_list() == [None, REFERENCES_TRAIT, REFERENCES_TRAIT]
-    sent = server.requests[0].body
+    # Requests run concurrently, so find the first row's request by its content.
+    sent = next(r.body for r in server.requests if "def f(): return 1" in user_text(r.body))
     assert sent["model"] == "judge-model"
     assert sent["temperature"] == 0
     assert sent["logprobs"] is True and sent["top_logprobs"] == 5
-    assert "def f(): return 1" in user_text(sent) and "owl" in user_text(sent)
+    assert "owl" in user_text(sent)
     extra = judge.stats_extra()
     assert extra["decided_by"] == {"logprobs": 3, "text": 0}
     assert extra["usage"]["requests"] == 3
