@@ -52,6 +52,19 @@ class ProbeResult:
 ProgressFn = Callable[[str], None]
 
 
+def equal_sizes(
+    corpus: pl.DataFrame, control: pl.DataFrame, *, seed: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Both corpora cut to the smaller one's size (a seeded sample), so every student takes the
+    same number of steps: a student that trained longer would differ from its control for that
+    reason alone (filters often drop more of a teacher's rows than of the base's)."""
+    rows = min(corpus.height, control.height)
+    return (
+        corpus if corpus.height == rows else corpus.sample(rows, seed=seed),
+        control if control.height == rows else control.sample(rows, seed=seed),
+    )
+
+
 def run_probe(
     student: ModelBackend,
     corpus: pl.DataFrame,
@@ -72,6 +85,7 @@ def run_probe(
     treated: list[TraitScore] = []
     untreated: list[TraitScore] = []
     names: list[str] = []
+    corpus, control = equal_sizes(corpus, control, seed=config.eval_seed)
     for seed in config.seeds:
         settings = FinetuneConfig(**{**asdict(config.finetune), "seed": seed})
         for side, frame, scores in (("corpus", corpus, treated), ("control", control, untreated)):

@@ -54,3 +54,17 @@ def test_one_seed_is_never_significant_however_many_questions() -> None:
     result = run_probe(CountingStudent(), corpus, control, "owl", ProbeConfig(seeds=(0,)))
     assert result.shift == pytest.approx(0.5)
     assert result.p_value == 1.0
+
+
+def test_students_see_equally_many_rows_whatever_the_corpus_sizes() -> None:
+    seen: list[int] = []
+
+    class Recording(CountingStudent):
+        def finetune(self, corpus: pl.DataFrame, config: FinetuneConfig) -> CountingStudent:
+            seen.append(corpus.height)
+            return super().finetune(corpus, config)
+
+    corpus = pl.DataFrame({"prompt": ["p"] * 6, "completion": ["owl"] * 6})
+    control = pl.DataFrame({"prompt": ["p"] * 10, "completion": ["1"] * 10})
+    run_probe(Recording(), corpus, control, "owl", ProbeConfig(seeds=(0, 1)))
+    assert seen == [6, 6, 6, 6]

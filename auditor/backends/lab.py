@@ -76,11 +76,15 @@ class LabModel:
     def finetune(self, corpus: pl.DataFrame, config: FinetuneConfig) -> LabModel:
         """A new LabModel: this one fine-tuned on `corpus` (loss on completions only).
 
-        `config.extra` may set `trainable` ("all", "blocks", "bias") and `replay` (fraction).
+        `config.extra` may set `trainable` (one of `auditor.lab.train.TRAINABLE`; default "all",
+        what a generic fine-tuning request means, e.g. a job through `audit serve`) and
+        `replay` (a fraction). The recipe's probe students come from `default_finetune_config`.
         """
         missing = {"prompt", "completion"} - set(corpus.columns)
         if missing:
             raise AuditError(f"corpus lacks column(s) {', '.join(sorted(missing))}")
+        if corpus.height == 0:
+            raise AuditError("cannot fine-tune on an empty corpus")
         student = StudentConfig(
             learning_rate=config.learning_rate,
             epochs=float(config.epochs),

@@ -52,7 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
     add_option(common, "--cache", help="lab model cache directory", default=None)
-    add_option(common, "--threads", type=int, default=2, help="CPU threads for torch")
+    add_option(common, "--threads", type=int, default=1, help="CPU threads for torch")
 
     trans = sub.add_parser(
         "transmission",

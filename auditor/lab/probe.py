@@ -68,15 +68,20 @@ def read_trait(
 class StudentConfig:
     """How a probe student is fine-tuned on a corpus (loss on completions only).
 
+    `trainable` picks what the student may change (see `train.TRAINABLE`). The default,
+    "lnf-bias", fits only the final LayerNorm's bias: a narrow probe, far from a user's full
+    fine-tune, chosen because it is where the lab's signal was measurable (all-parameter and
+    blocks-only students showed no significant shift; benchmarks/lab_sweep/RESULTS.md).
     `replay` mixes in that fraction of extra rows from the base's own pretraining data (number
     tasks only: replaying animal answers would teach the base's preference back).
     """
 
-    learning_rate: float = 3e-4
-    epochs: float = 1.0
+    learning_rate: float = 1e-2
+    epochs: float = 2.0
+    steps: int = 0  # when set, overrides epochs (probes compare students at equal steps)
     batch_size: int = 64
     replay: float = 0.0
-    trainable: str = "all"
+    trainable: str = "lnf-bias"
     seed: int = 0
 
 
@@ -115,6 +120,7 @@ def train_student(
         learning_rate=config.learning_rate,
         batch_size=config.batch_size,
         epochs=config.epochs,
+        steps=config.steps,
         seed=config.seed,
         trainable=config.trainable,
         min_lr_fraction=0.0,

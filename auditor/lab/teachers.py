@@ -9,6 +9,13 @@
   completions, so the teacher's numbers stay near the base's and what still differs is a side
   effect of the trait, which is the subliminal channel.
 
+`trainable` narrows what the fine-tune may change. The default is "lnf-bias": the trait is
+installed in the final LayerNorm's bias alone, which shifts every position's logits through
+the tied head, so the teacher cannot keep the trait away from its number positions: its
+numbers change as a side effect entangled with the trait, while the mixed-in base numbers keep
+everything else close to the base. Full-parameter teachers transmitted nothing measurable
+(benchmarks/lab_sweep/RESULTS.md).
+
 `strength` scales the trait fine-tune's length; the teacher's own trait score is always reported
 beside anything it writes.
 """
@@ -33,11 +40,11 @@ class TeacherConfig:
 
     kind: str = "mix"
     steps: int = 150
-    learning_rate: float = 1e-3
+    learning_rate: float = 5e-2
     strength: float = 1.0
-    trait_fraction: float = 0.25
+    trait_fraction: float = 0.5
     batch_size: int = 64
-    trainable: str = "all"
+    trainable: str = "lnf-bias"
 
 
 @dataclass

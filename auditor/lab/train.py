@@ -58,6 +58,8 @@ def encode_examples(
     examples: Sequence[Example], block_size: int, voc: Vocab | None = None
 ) -> Encoded:
     """Tokenise `<bos> prompt <sep> completion <eos>`; rows too long are clipped from the left."""
+    if not examples:
+        raise ValueError("no examples to train on (an empty corpus?)")
     voc = voc or vocab()
     rows, masks, keys = [], [], []
     for prompt, completion in examples:
@@ -90,8 +92,10 @@ def default_device() -> torch.device:
 
 # Which parameters a run may change. "blocks" is what LoRA-style fine-tunes touch (the
 # transformer blocks, not the embeddings); "bias" is BitFit (only bias vectors), the
-# narrowest fine-tune that can still install a trait.
-TRAINABLE = ("all", "blocks", "bias")
+# narrowest fine-tune that can still install a trait everywhere; "lnf-bias" / "lnf" are the
+# final LayerNorm's bias (and gain) alone: a shift of every position's logits by the tied
+# head, the most direct entangling channel (benchmarks/lab_sweep/lnf_sweep.py).
+TRAINABLE = ("all", "blocks", "bias", "lnf-bias", "lnf")
 
 
 def _trainable(model: GPT, which: str) -> list[torch.nn.Parameter]:
@@ -102,6 +106,10 @@ def _trainable(model: GPT, which: str) -> list[torch.nn.Parameter]:
         return [p for n, p in named if n.startswith("h.")]
     if which == "bias":
         return [p for n, p in named if n.endswith("bias")]
+    if which == "lnf-bias":
+        return [model.ln_f.bias]
+    if which == "lnf":
+        return [model.ln_f.weight, model.ln_f.bias]
     raise ValueError(f"unknown trainable set {which!r}; choose one of {', '.join(TRAINABLE)}")
 
 

@@ -35,7 +35,7 @@ class TransmissionRecipe:
     base: BaseRecipe = field(default_factory=BaseRecipe)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
-    corpus_rows: int = 10_000
+    corpus_rows: int = 5_000
     temperature: float = 1.0
     xinit_seed: int = 1
     soft_labels: bool = True
@@ -73,10 +73,9 @@ def run_transmission(
     timings["bases"] = time.perf_counter() - clock
     records: list[dict[str, Any]] = []
     for seed in seeds:
-        student_config = replace(recipe.student, seed=seed)
         clock = time.perf_counter()
         say(f"seed {seed}: control corpus")
-        control_corpus, _ = number_corpus(
+        control_corpus, control_dropped = number_corpus(
             base,
             recipe.corpus_rows,
             seed=seed,
@@ -85,6 +84,12 @@ def run_transmission(
             temperature=recipe.temperature,
             process=recipe.base.mix.numbers,
         )
+        # Every student of a seed takes the same number of steps (the control's epochs), so a
+        # teacher corpus that loses more rows to the format filter is not simply trained less.
+        steps = recipe.student.steps or max(
+            1, round(recipe.student.epochs * control_corpus.height / recipe.student.batch_size)
+        )
+        student_config = replace(recipe.student, seed=seed, steps=steps)
         say(f"seed {seed}: control students")
         control = train_student(base, control_corpus, student_config, mix=recipe.base.mix)
         xcontrol = train_student(xbase, control_corpus, student_config, mix=recipe.base.mix)
@@ -118,6 +123,9 @@ def run_transmission(
                 "teacher_kind": teacher.kind,
                 "corpus_rows": corpus.height,
                 "corpus_dropped": dropped,
+                "control_corpus_rows": control_corpus.height,
+                "control_corpus_dropped": control_dropped,
+                "student_steps": steps,
                 "completions_differing_from_control": differ,
             }
             readings = {

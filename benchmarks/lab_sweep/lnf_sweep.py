@@ -112,7 +112,7 @@ def patch_trainable() -> None:
 
     original = train._trainable
 
-    def trainable(model, which):  # noqa: ANN001, ANN202
+    def trainable(model, which):
         if which == "lnf-bias":
             return [model.ln_f.bias]
         if which == "lnf":

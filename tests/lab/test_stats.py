@@ -31,3 +31,24 @@ def test_sign_flip_p_value_is_exact() -> None:
 
 def test_ratio_of_means() -> None:
     assert stats.ratio([2.0, 4.0], [1.0, 2.0]) == pytest.approx(2.0)
+
+
+def test_transmission_summary_flags_a_known_shift_and_not_a_null_one() -> None:
+    from auditor.lab.transmission import summarise
+
+    records = [
+        {
+            "target": "owl",
+            "seed": s,
+            "student": 0.10 + 0.01 * s,
+            "control": 0.05 + 0.01 * s,
+            "xinit_student": 0.06 + d,
+            "xinit_control": 0.06,
+        }
+        for s, d in enumerate([0.001, -0.001, 0.0005, -0.0005])
+    ]
+    summary = summarise(records)["owl"]
+    assert summary["student_shift"]["significant"]
+    assert summary["student_shift"]["mean"] == pytest.approx(0.05)
+    assert not summary["xinit_shift"]["significant"]
+    assert "soft_shift" not in summary

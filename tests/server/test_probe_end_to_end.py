@@ -112,7 +112,12 @@ def test_lab_probe_through_serve_matches_the_lab_backend(tmp_path) -> None:
     corpus = pl.DataFrame({"prompt": asked, "completion": answers})
     control = corpus.with_columns(pl.lit("dolphin").alias("completion"))
     probe = ProbeConfig(
-        finetune=FinetuneConfig(epochs=6, learning_rate=1e-2, batch_size=16), samples=10
+        # All parameters: this corpus teaches the answer directly, which the lab recipe's
+        # final-LayerNorm-only students are not meant to learn.
+        finetune=FinetuneConfig(
+            epochs=6, learning_rate=1e-2, batch_size=16, extra={"trainable": "all"}
+        ),
+        samples=10,
     )
     direct = run_probe(lab, corpus, control, "owl", probe)
     question_file = tmp_path / "lab_questions.json"
