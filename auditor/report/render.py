@@ -55,11 +55,16 @@ FILTER_HEADER = ["filter", "seen", "kept", "removed", "retention", "top reasons"
 DETECTOR_HEADER = ["detector", "statistic", "p-value", "effect size"]
 
 
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_short(item) for item in value)
+    return str(value)
+
+
 def _probe_lines(probe: dict[str, Any]) -> list[str]:
-    lines = [
-        f"{key}: {value}" for key, value in probe.items() if not isinstance(value, (list, dict))
-    ]
-    return lines
+    return [f"{key}: {_short(value)}" for key, value in probe.items() if key != "students"]
 
 
 def print_report(report: AuditReport, console: Console) -> None:
