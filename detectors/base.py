@@ -68,6 +68,19 @@ class Detector(ABC):
         """The constructor parameters, as stored (scikit-learn's convention)."""
         return {k: v for k, v in vars(self).items() if not k.endswith("_") and k != "model"}
 
+    def _nothing_to_compare(self, note: str) -> DetectorResult:
+        """The result when the corpora give the statistic nothing to work with: p = 1."""
+        return DetectorResult(
+            name=self.name,
+            statistic=0.0,
+            p_value=1.0,
+            effect_size=0.0,
+            n_permutations=self.n_permutations,
+            seed=self.seed,
+            evidence=[],
+            details={"note": note},
+        )
+
     def _check_fitted(self) -> None:
         if not any(k.endswith("_") for k in vars(self)):
             raise AuditError(f"detector {self.name!r}: call fit(reference) before test(suspect)")

@@ -206,7 +206,7 @@ class FormatFeatures(Detector):
         std = pooled.std(axis=0)
         keep = std > 1e-9 * (1 + np.abs(mean))
         if not keep.any():
-            return self._constant(names)
+            return self._nothing_to_compare("every feature is constant across both corpora")
         standard = (pooled[:, keep] - mean[keep]) / std[keep]
         cov = np.cov(standard, rowvar=False).reshape(keep.sum(), keep.sum())
         cov += self.ridge * np.eye(cov.shape[0])
@@ -250,16 +250,4 @@ class FormatFeatures(Detector):
                 "n_reference": n_ref,
                 "n_suspect": n_sus,
             },
-        )
-
-    def _constant(self, names: list[str]) -> DetectorResult:
-        return DetectorResult(
-            name=self.name,
-            statistic=0.0,
-            p_value=1.0,
-            effect_size=0.0,
-            n_permutations=self.n_permutations,
-            seed=self.seed,
-            evidence=[],
-            details={"note": "every feature is constant across both corpora", "features": 0},
         )

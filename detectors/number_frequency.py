@@ -78,7 +78,9 @@ class NumberFrequency(Detector):
         totals = np.asarray(pooled.sum(axis=0)).ravel()
         used = np.flatnonzero(totals)
         if used.size < 2 or suspect_counts.sum() == 0 or self.reference_counts_.sum() == 0:
-            return self._no_numbers(frame.height)
+            return self._nothing_to_compare(
+                "fewer than two distinct numbers in the corpora: nothing to compare"
+            )
         pooled = pooled[:, used]
         totals = totals[used]
         fn = chi2_from_sums if self.statistic == "chi2" else js_from_sums
@@ -127,15 +129,3 @@ class NumberFrequency(Detector):
             }
             for i in order
         ]
-
-    def _no_numbers(self, n_suspect: int) -> DetectorResult:
-        return DetectorResult(
-            name=self.name,
-            statistic=0.0,
-            p_value=1.0,
-            effect_size=0.0,
-            n_permutations=self.n_permutations,
-            seed=self.seed,
-            evidence=[],
-            details={"note": "fewer than two distinct numbers in the corpora: nothing to compare"},
-        )

@@ -9,11 +9,11 @@ they share sampling noise (see `sampling`).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
 
+import auditor.corpus as corpus_io
 from auditor.lab.model import GPT
 from auditor.lab.numbers import NumberProcess, parse_number_list
 from auditor.lab.sampling import generate
@@ -53,9 +53,7 @@ def number_corpus(
 
 
 def write_corpus(frame: pl.DataFrame, path: Path) -> Path:
-    """Write `frame` as Parquet atomically (a temp file renamed into place)."""
+    """Write `frame` atomically with run metadata (`auditor.corpus.write_corpus`), creating
+    the directory the lab's outputs go to."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    frame.write_parquet(partial)
-    os.replace(partial, path)
-    return path
+    return corpus_io.write_corpus(frame, path, {"source": "auditor.lab"})
