@@ -4,7 +4,7 @@ One run, side by side on a generated 1M-row number corpus (seeded; format mix mo
 real Qwen2.5-7B teacher data in shared/realdata, plus the kinds of malformed rows a teacher
 writes before filtering):
 
-- each rule filter through `FilterPipeline`, in 65,536-row batches as the reader yields them;
+- each rule filter through `FilterPipeline`, in batches of the size the reader picks for it;
 - the same rule as plain per-row Python (`filters/reference.py` for the format rule, the
   official algorithm; precompiled regexes for the others), checked to decide every row alike;
 - one bare polars regex scan of the same column: the practical ceiling for any rule that has
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from auditor.corpus import AtomicParquetWriter, open_corpus  # noqa: E402
-from auditor.corpus.reader import DEFAULT_BATCH_ROWS  # noqa: E402
+from auditor.corpus.reader import DEFAULT_BATCH_ROWS, batch_rows_for  # noqa: E402
 from filters import FilterPipeline, create_filter  # noqa: E402
 from filters.banned_numbers import PAPER_BANNED_NUMBERS  # noqa: E402
 from filters.reference import numbers_format_keeps  # noqa: E402
@@ -189,10 +189,9 @@ THROUGHPUT_FILTERS = (
 
 
 def measure_throughput(corpus: pl.DataFrame, repeats: int, python_rows: int) -> dict:
-    batches = [
-        corpus.slice(start, DEFAULT_BATCH_ROWS)
-        for start in range(0, corpus.height, DEFAULT_BATCH_ROWS)
-    ]
+    # The batch size the reader would choose for this corpus (sized by bytes).
+    size = batch_rows_for(corpus.estimated_size() / corpus.height)
+    batches = [corpus.slice(start, size) for start in range(0, corpus.height, size)]
     column = pl.col("completion")
     bare_wall, bare_cpu = _best_of(repeats, lambda: corpus.select(column.str.contains(BARE_SCAN)))
     texts = corpus["completion"].to_list()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from auditor.cli.options import add_option
 from auditor.corpus import ColumnMapping, ReadOptions
-from auditor.corpus.reader import DEFAULT_BATCH_ROWS, DEFAULT_MAX_FIELD_BYTES
+from auditor.corpus.reader import DEFAULT_MAX_FIELD_BYTES
 
 
 def add_read_options(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +18,9 @@ def add_read_options(parser: argparse.ArgumentParser) -> None:
         help="map your columns: prompt=COL,completion=COL or messages=COL (default: detected)",
     )
     add_option(group, "--split", default="train", help="split of a saved DatasetDict")
-    add_option(group, "--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per batch")
+    add_option(
+        group, "--batch-rows", type=int, help="rows per batch (default: about 32 MB of rows)"
+    )
     add_option(
         group,
         "--max-field-bytes",
@@ -31,7 +33,7 @@ def add_read_options(parser: argparse.ArgumentParser) -> None:
 def read_options(args: argparse.Namespace) -> ReadOptions:
     return ReadOptions(
         mapping=ColumnMapping.parse(args.columns) if args.columns else None,
-        batch_rows=int(args.batch_rows),
+        batch_rows=int(args.batch_rows) if args.batch_rows else None,
         max_field_bytes=int(args.max_field_bytes),
         split=args.split,
     )

@@ -30,6 +30,13 @@ from auditor.corpus.schema import (
 from auditor.errors import AuditError
 
 SOURCE_ROW = "source_row"
+# Batches are sized by bytes, not rows: polars pays a fixed cost per query, so short rows
+# (number lists) run several times faster in large batches, while long rows (code,
+# chain-of-thought) need small ones to keep memory bounded. A batch holds about this much text:
+TARGET_BATCH_BYTES = 32 * 2**20
+MIN_BATCH_ROWS = 4_096
+MAX_BATCH_ROWS = 262_144
+# Kept for callers that want a fixed, typical size (e.g. benchmarks' row-group size).
 DEFAULT_BATCH_ROWS = 65_536
 # One field larger than this is almost always a broken export (a whole file in one cell);
 # refusing it early keeps one bad row from exhausting memory downstream.
@@ -41,7 +48,7 @@ class ReadOptions:
     """How to read a corpus: column mapping override, batch size, field size limit, split."""
 
     mapping: ColumnMapping | None = None
-    batch_rows: int = DEFAULT_BATCH_ROWS
+    batch_rows: int | None = None  # None: sized by bytes (see TARGET_BATCH_BYTES)
     max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES
     split: str = "train"
 
@@ -56,6 +63,14 @@ class Corpus:
     columns: list[str]
     options: ReadOptions = field(default_factory=ReadOptions)
     num_rows: int | None = None
+    row_bytes: float | None = None  # average bytes per row, where cheaply known
+
+    @property
+    def batch_rows(self) -> int:
+        """Rows per batch: the option when given, else about `TARGET_BATCH_BYTES` of rows."""
+        if self.options.batch_rows is not None:
+            return self.options.batch_rows
+        return batch_rows_for(self.row_bytes)
 
     def batches(self) -> Iterator[pl.DataFrame]:
         """Canonical, validated batches; raises `AuditError` on the first bad row."""
@@ -81,9 +96,11 @@ def open_corpus(path: str | Path, options: ReadOptions | None = None) -> Corpus:
     if not path.exists():
         raise AuditError(f"{path}: no such file or directory")
     fmt = _detect_format(path)
-    columns, num_rows = {"parquet": _parquet_columns, "jsonl": _jsonl_columns, "hf": _hf_columns}[
-        fmt
-    ](path, options)
+    columns, num_rows, row_bytes = {
+        "parquet": _parquet_columns,
+        "jsonl": _jsonl_columns,
+        "hf": _hf_columns,
+    }[fmt](path, options)
     mapping = options.mapping or detect_mapping(columns, str(path))
     missing = [name for name in mapping.source_columns() if name not in columns]
     if missing:
@@ -91,7 +108,14 @@ def open_corpus(path: str | Path, options: ReadOptions | None = None) -> Corpus:
             f"{path}: column(s) {', '.join(missing)} not found; columns present: "
             f"{', '.join(columns) or '(none)'}"
         )
-    return Corpus(path, fmt, mapping, columns, options, num_rows)
+    return Corpus(path, fmt, mapping, columns, options, num_rows, row_bytes)
+
+
+def batch_rows_for(row_bytes: float | None) -> int:
+    """Rows per batch for rows of `row_bytes` bytes on average, within the min/max bounds."""
+    if not row_bytes or row_bytes <= 0:
+        return DEFAULT_BATCH_ROWS
+    return int(min(MAX_BATCH_ROWS, max(MIN_BATCH_ROWS, TARGET_BATCH_BYTES / row_bytes)))
 
 
 def read_corpus(
@@ -134,16 +158,19 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
         raise AuditError(f"{path}: not a readable Parquet file (truncated or corrupt?): {error}")
 
 
-def _parquet_columns(path: Path, options: ReadOptions) -> tuple[list[str], int]:
+def _parquet_columns(path: Path, options: ReadOptions) -> tuple[list[str], int, float | None]:
     parquet = _open_parquet(path)
-    return list(parquet.schema_arrow.names), parquet.metadata.num_rows
+    meta = parquet.metadata
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    row_bytes = size / meta.num_rows if meta.num_rows else None
+    return list(parquet.schema_arrow.names), meta.num_rows, row_bytes
 
 
 def _parquet_batches(corpus: Corpus) -> Iterator[pl.DataFrame]:
     parquet = _open_parquet(corpus.path)
     wanted = _wanted_columns(corpus)
     try:
-        for batch in parquet.iter_batches(batch_size=corpus.options.batch_rows, columns=wanted):
+        for batch in parquet.iter_batches(batch_size=corpus.batch_rows, columns=wanted):
             yield pl.from_arrow(batch)  # type: ignore[misc]
     except (pa.ArrowException, OSError) as error:
         raise AuditError(
@@ -154,13 +181,17 @@ def _parquet_batches(corpus: Corpus) -> Iterator[pl.DataFrame]:
 # --- JSONL -----------------------------------------------------------------------------------
 
 
-def _jsonl_columns(path: Path, options: ReadOptions) -> tuple[list[str], None]:
-    """Columns from the first non-empty line (JSON lines are schemaless; later keys are read)."""
+def _jsonl_columns(path: Path, options: ReadOptions) -> tuple[list[str], None, float]:
+    """Columns from the first non-empty line (JSON lines are schemaless; later keys are read);
+    row size from the first megabyte."""
+    with path.open("rb") as handle:
+        head = handle.read(2**20)
+    row_bytes = len(head) / max(1, head.count(b"\n"))
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 record = _parse_line(line, path, number)
-                return list(record), None
+                return list(record), None, row_bytes
     raise AuditError(f"{path}: the corpus is empty (no rows)")
 
 
@@ -188,7 +219,7 @@ def _jsonl_batches(corpus: Corpus) -> Iterator[pl.DataFrame]:
     with corpus.path.open("rb") as handle:
         first_line = 1
         while True:
-            lines = list(itertools.islice(handle, corpus.options.batch_rows))
+            lines = list(itertools.islice(handle, corpus.batch_rows))
             if not lines:
                 return
             yield _parse_jsonl_chunk(lines, corpus, first_line, wanted)
@@ -245,14 +276,15 @@ def _load_hf(path: Path, options: ReadOptions):
     return loaded
 
 
-def _hf_columns(path: Path, options: ReadOptions) -> tuple[list[str], int]:
+def _hf_columns(path: Path, options: ReadOptions) -> tuple[list[str], int, float | None]:
     dataset = _load_hf(path, options)
-    return list(dataset.column_names), dataset.num_rows
+    row_bytes = dataset.data.nbytes / dataset.num_rows if dataset.num_rows else None
+    return list(dataset.column_names), dataset.num_rows, row_bytes
 
 
 def _hf_batches(corpus: Corpus) -> Iterator[pl.DataFrame]:
     dataset = _load_hf(corpus.path, corpus.options).select_columns(_wanted_columns(corpus))
-    for table in dataset.with_format("arrow").iter(batch_size=corpus.options.batch_rows):
+    for table in dataset.with_format("arrow").iter(batch_size=corpus.batch_rows):
         yield pl.from_arrow(table)  # type: ignore[misc]
 
 
