@@ -1,4 +1,4 @@
-"""Fixtures for server tests: a tiny transformers checkpoint and an in-process `audit serve`."""
+"""Fixtures for server tests: an in-process `audit serve` (the tiny checkpoint is suite-wide)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
-from auditor.backends.hf_random import build_random_checkpoint
 from auditor.backends.openai_api import OpenAIModel, OpenAIOptions, open_openai_model
 from auditor.server import LabService, ServerConfig, make_server
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a shared 2-core box spinning OpenMP
-    threads make them 20-100x slower; one thread keeps these tests fast and steady."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_random_checkpoint(tmp_path_factory.mktemp("tiny-hf") / "model")
 
 
 class RunningServer:
