@@ -98,6 +98,17 @@ class LabModel:
         )
         return LabModel(tuned, f"{self.name}+ft", prefix=self.prefix, mix=self.mix)
 
+    def number_prompts(self, n: int, seed: int) -> list[str]:
+        """Number prompts in the toy language (`audit generate` uses them: English prompts
+        would be unknown tokens to a lab model)."""
+        from auditor.lab.tasks import number_prompts
+
+        return number_prompts(n, seed=seed, process=self.mix.numbers)
+
+    def trait_prompt(self, trait: str) -> str:
+        """The lab's own system prompt for a trait: the prefix the base learned."""
+        return conditioning_prefix(trait)
+
     def default_finetune_config(self) -> FinetuneConfig:
         """The lab recipe's probe-student settings, so lab probes match `audit lab transmission`."""
         return self.default_finetune_config_for_recipe()

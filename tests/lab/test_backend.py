@@ -35,3 +35,13 @@ def test_finetune_returns_a_new_model_and_trait_scores_are_probabilities(lab) ->
     assert 0.0 < score.value < 1.0 and len(score.per_question) > 0
     with pytest.raises(AuditError):
         lab.evaluate_trait("misalignment")
+
+
+def test_generation_hooks_speak_the_toy_language(lab) -> None:
+    from auditor.lab.language import UNK, vocab
+
+    prompts = lab.number_prompts(5, seed=0)
+    assert len(prompts) == 5 and prompts == lab.number_prompts(5, seed=0)
+    unknown = vocab().id(UNK)
+    for text in [*prompts, lab.trait_prompt("owl")]:
+        assert unknown not in vocab().encode(text)
