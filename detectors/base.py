@@ -68,17 +68,20 @@ class Detector(ABC):
         """The constructor parameters, as stored (scikit-learn's convention)."""
         return {k: v for k, v in vars(self).items() if not k.endswith("_") and k != "model"}
 
-    def _nothing_to_compare(self, note: str) -> DetectorResult:
-        """The result when the corpora give the statistic nothing to work with: p = 1."""
+    def _nothing_to_compare(
+        self, note: str, *, statistic: float = 0.0, **details: Any
+    ) -> DetectorResult:
+        """The result when the corpora give the statistic nothing to work with: p = 1, and the
+        statistic at its no-difference value (0, or e.g. 0.5 for an AUC)."""
         return DetectorResult(
             name=self.name,
-            statistic=0.0,
+            statistic=statistic,
             p_value=1.0,
             effect_size=0.0,
             n_permutations=self.n_permutations,
             seed=self.seed,
             evidence=[],
-            details={"note": note},
+            details={"note": note, **details},
         )
 
     def _check_fitted(self) -> None:

@@ -111,7 +111,11 @@ class Classifier(Detector):
         if present.size == 0:  # tiny corpora: keep whatever was seen
             present = np.flatnonzero(counts)
         if present.size == 0:
-            return self._nothing(pooled.shape[0] - self.reference_counts_.shape[0])
+            return self._nothing_to_compare(
+                "no n-gram in either corpus: nothing to compare",
+                statistic=0.5,
+                n_suspect=pooled.shape[0] - self.reference_counts_.shape[0],
+            )
         pooled = pooled[:, present].tocsr()
         n_ref = self.reference_counts_.shape[0]
         n = pooled.shape[0]
@@ -155,21 +159,6 @@ class Classifier(Detector):
                 "features": int(present.size),
                 "n_reference": n_ref,
                 "n_suspect": n - n_ref,
-            },
-        )
-
-    def _nothing(self, n_suspect: int) -> DetectorResult:
-        return DetectorResult(
-            name=self.name,
-            statistic=0.5,
-            p_value=1.0,
-            effect_size=0.0,
-            n_permutations=self.n_permutations,
-            seed=self.seed,
-            evidence=[],
-            details={
-                "note": "no n-gram in either corpus: nothing to compare",
-                "n_suspect": n_suspect,
             },
         )
 
