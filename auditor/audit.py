@@ -26,7 +26,7 @@ from filters.registry import create_filter
 
 if TYPE_CHECKING:
     from auditor.backends import BackendOptions
-    from auditor.probing import ProbeConfig
+    from auditor.probing import ProbeOptions
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class AuditConfig:
     model: str | None = None
     # Probe students: fine-tuned from this spec on the kept corpus and on the reference.
     student: str | None = None
-    probe: ProbeConfig | None = None
+    probe: ProbeOptions | None = None  # None: every choice left to the student backend
     backend: BackendOptions | None = None
 
 
@@ -117,15 +117,10 @@ def _open(spec: str, config: AuditConfig) -> ModelBackend:
 def _probe(
     config: AuditConfig, kept: pl.DataFrame, control: pl.DataFrame, trait: str
 ) -> dict[str, Any]:
-    from auditor.probing import ProbeConfig, run_probe
+    from auditor.probing import ProbeOptions, run_probe
 
     student = _open(config.student or "", config)
-    settings = config.probe
-    if settings is None:
-        defaults = getattr(student, "default_finetune_config", None)
-        settings = ProbeConfig(seeds=(0, 1, 2))
-        if callable(defaults):
-            settings = ProbeConfig(seeds=(0, 1, 2), finetune=defaults())
+    settings = (config.probe or ProbeOptions()).resolve(student)
     if config.quiet:
         result = run_probe(student, kept, control, trait, settings)
     else:

@@ -13,7 +13,7 @@ Works with any backend: the lab, a local checkpoint, or an API.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import polars as pl
 
@@ -29,6 +29,32 @@ class ProbeConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     samples: int = 20
     eval_seed: int = 0
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    """What the user chose for probe students. A choice left at None goes to the student
+    backend's own default (`default_finetune_config()`, e.g. the lab's chosen recipe), else the
+    generic `FinetuneConfig` default; resolving needs the opened student, so it happens once,
+    where the student is opened."""
+
+    seeds: int | None = None  # students per side; 3 when unset
+    epochs: float | None = None
+    learning_rate: float | None = None
+    batch_size: int | None = None
+    lora_rank: int | None = None
+    samples: int = 20
+
+    def resolve(self, student: object) -> ProbeConfig:
+        defaults = getattr(student, "default_finetune_config", None)
+        base = defaults() if callable(defaults) else FinetuneConfig()
+        names = ("epochs", "learning_rate", "batch_size", "lora_rank")
+        chosen = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        return ProbeConfig(
+            seeds=tuple(range(self.seeds if self.seeds is not None else 3)),
+            finetune=replace(base, **chosen),
+            samples=self.samples,
+        )
 
 
 @dataclass(frozen=True)

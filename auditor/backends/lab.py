@@ -111,11 +111,6 @@ class LabModel:
 
     def default_finetune_config(self) -> FinetuneConfig:
         """The lab recipe's probe-student settings, so lab probes match `audit lab transmission`."""
-        return self.default_finetune_config_for_recipe()
-
-    @staticmethod
-    def default_finetune_config_for_recipe() -> FinetuneConfig:
-        """`default_finetune_config` without a model at hand."""
         from auditor.lab.transmission import TransmissionRecipe
 
         student = TransmissionRecipe().student

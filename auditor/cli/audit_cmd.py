@@ -22,7 +22,7 @@ from auditor.cli.model_options import (
     add_model_options,
     add_probe_options,
     backend_options,
-    probe_config,
+    probe_options,
 )
 from auditor.cli.options import add_option
 from auditor.report import PASS, Thresholds, print_report, to_json, write_reports
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         quiet=args.quiet or args.json,
         model=args.base_model,
         student=args.student,
-        probe=_probe_settings(args),
+        probe=probe_options(args),
         backend=backend_options(args),
     )
     report = run_audit(config)
@@ -99,13 +99,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report, Console())
     return EXIT_PASS if report.verdict == PASS else EXIT_FAIL
-
-
-def _probe_settings(args: argparse.Namespace) -> object:
-    """Probe flags the user set; None leaves every choice to the student backend's defaults."""
-    chosen = (args.seeds, args.epochs, args.learning_rate, args.batch_size, args.lora_rank)
-    if not args.student or all(value is None for value in chosen):
-        return None
-    from auditor.backends import open_model
-
-    return probe_config(args, open_model(args.student, backend_options(args)))

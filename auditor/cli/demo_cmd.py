@@ -36,9 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from auditor.backends.lab import LabModel
     from auditor.lab.demo import build_demo_corpus
-    from auditor.probing import ProbeConfig
+    from auditor.probing import ProbeOptions
 
     # The lab's models are tiny: one thread is as fast, and far faster on a busy machine.
     torch.set_num_threads(args.threads)
@@ -51,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
             rows=args.rows,
             progress=lambda message: status.update(f"lab: {message}"),
         )
-    defaults = LabModel.default_finetune_config_for_recipe()
     config = AuditConfig(
         dataset=teacher_path,
         trait=args.target,
@@ -60,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         model="lab:base",
         student="lab:base",
-        probe=ProbeConfig(seeds=tuple(range(args.seeds)), finetune=defaults),
+        probe=ProbeOptions(seeds=args.seeds),
         thresholds=Thresholds(),
         quiet=args.json,
     )

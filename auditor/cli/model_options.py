@@ -16,7 +16,7 @@ from auditor.cli.options import add_option
 from auditor.usage import parse_prices
 
 if TYPE_CHECKING:
-    from auditor.probing import ProbeConfig
+    from auditor.probing import ProbeOptions
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -87,25 +87,15 @@ def add_probe_options(parser: argparse.ArgumentParser, *, required: bool = True)
     add_option(group, "--samples", type=int, default=20, help="answers sampled per question")
 
 
-def probe_config(args: argparse.Namespace, student: object = None) -> ProbeConfig:
-    """Probe settings from flags; a flag left unset takes the student backend's own default
-    (`default_finetune_config()`, e.g. the lab's chosen recipe), else the generic default."""
-    from dataclasses import replace
+def probe_options(args: argparse.Namespace) -> ProbeOptions:
+    """The probe flags as given; unset ones are left to the student backend's defaults."""
+    from auditor.probing import ProbeOptions
 
-    from auditor.models import FinetuneConfig
-    from auditor.probing import ProbeConfig
-
-    defaults = getattr(student, "default_finetune_config", None)
-    base = defaults() if callable(defaults) else FinetuneConfig()
-    chosen = {
-        "epochs": args.epochs,
-        "learning_rate": args.learning_rate,
-        "batch_size": args.batch_size,
-        "lora_rank": args.lora_rank,
-    }
-    finetune = replace(base, **{key: value for key, value in chosen.items() if value is not None})
-    return ProbeConfig(
-        seeds=tuple(range(int(args.seeds) if args.seeds is not None else 3)),
-        finetune=finetune,
+    return ProbeOptions(
+        seeds=args.seeds,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        lora_rank=args.lora_rank,
         samples=int(args.samples),
     )

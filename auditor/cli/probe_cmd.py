@@ -18,7 +18,7 @@ from auditor.cli.model_options import (
     add_model_options,
     add_probe_options,
     backend_options,
-    probe_config,
+    probe_options,
     usage_line,
 )
 from auditor.cli.options import add_option
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             corpus,
             control,
             args.trait,
-            probe_config(args, student),
+            probe_options(args).resolve(student),
             progress=status.update,
         )
     usage = usage_line(student)

@@ -17,8 +17,8 @@ from auditor.lab.base import BaseRecipe, base_model
 from auditor.lab.model import GPTConfig
 from auditor.lab.tasks import PretrainMix, number_prompts
 from auditor.lab.train import TrainConfig
-from auditor.models import FinetuneConfig, SamplingParams
-from auditor.probing import ProbeConfig
+from auditor.models import SamplingParams
+from auditor.probing import ProbeOptions
 
 MICRO = BaseRecipe(
     model=GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=96),
@@ -44,7 +44,7 @@ def corpus_from(model: LabModel, path: Path, rows: int = 60) -> Path:
 
 def test_reference_is_generated_and_probe_students_are_reported(micro: LabModel, tmp_path) -> None:
     dataset = corpus_from(micro, tmp_path / "suspect.parquet")
-    probe = ProbeConfig(seeds=(0, 1), finetune=FinetuneConfig(epochs=1, batch_size=8))
+    probe = ProbeOptions(seeds=2, epochs=1, batch_size=8)
     config = AuditConfig(
         dataset=dataset,
         trait="owl",
