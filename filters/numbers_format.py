@@ -158,22 +158,15 @@ class NumbersFormat(RuleFilter):
     def _count(self) -> pl.Expr:
         return pl.col(COMPLETION).str.count_matches("[0-9]+")
 
-    def _count_or_range(self) -> pl.Expr:
-        """For well-formed lists (any count, any number) that the fast path refused: too many
-        numbers, else one out of range. Null for rows that are not such lists."""
-        listed = pl.col(COMPLETION).str.contains(self._list_regex("[0-9]+", bounded=False))
+    def _listed(self) -> pl.Expr:
+        """A well-formed list (common separator throughout) of any count of any numbers."""
+        return pl.col(COMPLETION).str.contains(self._list_regex("[0-9]+", bounded=False))
+
+    def _few(self) -> pl.Expr:
+        """For a well-formed list: no more than `max_count` numbers."""
         if self.max_count <= _MAX_BOUNDED_COUNT:  # a regex is much cheaper than count_matches
-            few = pl.col(COMPLETION).str.contains(self._list_regex("[0-9]+", bounded=True))
-        else:
-            few = listed & (self._count() <= self.max_count)
-        return (
-            pl.when(few)
-            .then(pl.lit(OUT_OF_RANGE))
-            .when(listed)
-            .then(pl.lit(TOO_MANY))
-            .otherwise(pl.lit(None, dtype=pl.String))
-            .alias(REASON)
-        )
+            return pl.col(COMPLETION).str.contains(self._list_regex("[0-9]+", bounded=True))
+        return self._count() <= self.max_count
 
     # --- the exact diagnosis -----------------------------------------------------------------
 
@@ -252,15 +245,22 @@ class NumbersFormat(RuleFilter):
         valid row; a second names count or range for well-formed lists; only rows that are
         not number lists at all pay for the full diagnosis."""
         plan = _plan(self)
-        result = pl.Series(REASON, [], dtype=pl.String).extend_constant(None, batch.height)
+        result = pl.repeat(None, batch.height, dtype=pl.String, eager=True).alias(REASON)
         rows = batch.select(plan.rejected).to_series().arg_true()
         if len(rows) == 0:
             return result
         frame = batch.get_column(COMPLETION).gather(rows).to_frame()
-        reason = frame.select(plan.count_or_range).to_series()
-        undecided = reason.is_null()
-        result.scatter(rows.filter(~undecided), reason.filter(~undecided))
-        rows, frame = rows.filter(undecided), frame.filter(undecided)
+        # Decided rows and their reasons are collected per level and written in one scatter.
+        decided: list[pl.Series] = []
+        reasons: list[pl.Series] = []
+        # Well-formed lists the fast path refused have too many numbers, else one out of range;
+        # the count is checked only on those lists, not on every refused row.
+        listed = frame.select(plan.listed).to_series()
+        if listed.any():
+            few = frame.filter(listed).select(plan.few).to_series()
+            decided.append(rows.filter(listed))
+            reasons.append(pl.Series(REASON, [TOO_MANY, OUT_OF_RANGE]).gather(few.cast(pl.UInt32)))
+            rows, frame = rows.filter(~listed), frame.filter(~listed)
         for steps, level_reason in plan.levels:
             if frame.height == 0:
                 break
@@ -269,17 +269,20 @@ class NumbersFormat(RuleFilter):
             for name, expr in steps:
                 query = query.with_columns(expr.alias(name))
             frame = query.with_columns(level_reason.alias(REASON)).collect()
-            undecided = frame.get_column(REASON) == _NEEDS_TAIL
-            result.scatter(rows.filter(~undecided), frame.get_column(REASON).filter(~undecided))
+            reason = frame.get_column(REASON)
+            undecided = reason == _NEEDS_TAIL
+            decided.append(rows.filter(~undecided))
+            reasons.append(reason.filter(~undecided))
             rows, frame = rows.filter(undecided), frame.filter(undecided)
-        return result
+        return result.scatter(pl.concat(decided), pl.concat(reasons))
 
 
 class _Plan(NamedTuple):
     """The expressions `reasons` runs, built once per filter rather than once per batch."""
 
     rejected: pl.Expr
-    count_or_range: pl.Expr
+    listed: pl.Expr
+    few: pl.Expr
     levels: tuple[tuple[_Steps, pl.Expr], ...]
 
 
@@ -288,6 +291,7 @@ def _plan(filter_: NumbersFormat) -> _Plan:
     head, head_reason, tail, tail_reason = filter_._diagnosis(staged=True)
     return _Plan(
         rejected=~filter_._fast(),
-        count_or_range=filter_._count_or_range(),
+        listed=filter_._listed(),
+        few=filter_._few(),
         levels=((head, head_reason), (tail, tail_reason)),
     )
