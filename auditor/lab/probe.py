@@ -72,12 +72,16 @@ class StudentConfig:
     "lnf-bias", fits only the final LayerNorm's bias: a narrow probe, far from a user's full
     fine-tune, chosen because it is where the lab's signal was measurable (all-parameter and
     blocks-only students showed no significant shift; benchmarks/lab_sweep/RESULTS.md).
+    With one bias vector to fit, the fit is convex in it, so a high rate for 4 epochs only takes
+    the student further toward the maximum-likelihood bias for its corpus: at lr 1e-1 x 4
+    epochs the same-init shift was x2.4 over control against x1.1 at 1e-2 x 2, while the
+    different-init students stayed within noise (RESULTS.md, section 5).
     `replay` mixes in that fraction of extra rows from the base's own pretraining data (number
     tasks only: replaying animal answers would teach the base's preference back).
     """
 
-    learning_rate: float = 1e-2
-    epochs: float = 2.0
+    learning_rate: float = 1e-1
+    epochs: float = 4.0
     steps: int = 0  # when set, overrides epochs (probes compare students at equal steps)
     batch_size: int = 64
     replay: float = 0.0

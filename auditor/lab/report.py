@@ -52,17 +52,30 @@ def transmission_markdown(result: dict[str, Any]) -> str:
     ]
     for record in result["records"]:
         lines.append("| " + " | ".join(_cell(record.get(c)) for c in TRANSMISSION_COLUMNS) + " |")
-    lines += ["", "## Shift over control, over seeds (mean, bootstrap 95% CI, t-test p)", ""]
-    lines.append("| target | comparison | mean shift | 95% CI | p | ratio | significant |")
-    lines.append("|---|---|---|---|---|---|---|")
+    lines += [
+        "",
+        "## Shift over control, over seeds (mean, bootstrap and t 95% CIs, t-test p)",
+        "",
+        "Significant means t-test p < 0.05 (the t interval excludes zero); with 3 seeds the "
+        "bootstrap interval excludes zero whenever all shifts share a sign.",
+        "",
+    ]
+    lines.append(
+        "| target | comparison | mean shift | bootstrap 95% CI | t 95% CI | p | ratio "
+        "| significant |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|")
     for target, entry in result["summary"].items():
         for name in ("student", "xinit", "soft"):
             if f"{name}_shift" not in entry:
                 continue
             s = entry[f"{name}_shift"]
             ci = f"[{s['ci_low']:+.4f}, {s['ci_high']:+.4f}]"
+            t_ci = (
+                f"[{s.get('t_ci_low', float('nan')):+.4f}, {s.get('t_ci_high', float('nan')):+.4f}]"
+            )
             lines.append(
-                f"| {target} | {name} | {s['mean']:+.4f} | {ci}"
+                f"| {target} | {name} | {s['mean']:+.4f} | {ci} | {t_ci}"
                 f" | {s['p_value']:.3g} | {entry[f'{name}_ratio']:.2f} | {s['significant']} |"
             )
     if result.get("timings"):

@@ -1,9 +1,14 @@
-"""Statistics of a shift over seeds: mean, bootstrap 95% CI, p-values, ratio.
+"""Statistics of a shift over seeds: mean, 95% CIs, p-values, ratio.
 
 With K seeds a shift (student minus control, one value per seed) is summarised by its mean, a
-percentile bootstrap CI of the mean (resampling seeds), a two-sided one-sample t-test p-value
-(the headline p) and the exact sign-flip permutation p-value (assumption-free, but never below
-2 / 2**K, so it cannot be small with 3 seeds).
+percentile bootstrap CI of the mean (resampling seeds), the Student-t CI, a two-sided
+one-sample t-test p-value (the headline p) and the exact sign-flip permutation p-value
+(assumption-free, but never below 2 / 2**K, so it cannot be small with 3 seeds).
+
+`significant` is the t-test at 5% (equivalently, the t interval excludes zero), not the
+bootstrap interval: with K = 3 a percentile bootstrap can only range over the means of 10
+resamples and excludes zero whenever all three shifts share a sign, which chance alone does
+one time in four. Both intervals are reported.
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ class Shift:
     p_value: float
     p_value_signflip: float
     n: int
+    t_ci_low: float = math.nan
+    t_ci_high: float = math.nan
 
     @property
     def significant(self) -> bool:
-        return self.ci_low > 0 or self.ci_high < 0
+        return self.p_value < ALPHA
 
     def to_dict(self) -> dict[str, float | int | bool]:
         return {**asdict(self), "significant": self.significant}
@@ -47,6 +54,18 @@ def bootstrap_ci(
     means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
     tail = (1 - level) / 2
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+ALPHA = 0.05
+
+
+def t_interval(values: Sequence[float], *, level: float = 0.95) -> tuple[float, float]:
+    """Student-t CI of the mean (nan with fewer than two values; a point when they agree)."""
+    data = np.asarray(values, dtype=float)
+    if data.size < 2:
+        return math.nan, math.nan
+    half = scipy_stats.t.ppf((1 + level) / 2, data.size - 1) * scipy_stats.sem(data)
+    return float(data.mean() - half), float(data.mean() + half)
 
 
 def t_test_p(values: Sequence[float]) -> float:
@@ -71,6 +90,7 @@ def sign_flip_p(values: Sequence[float]) -> float:
 def shift(values: Sequence[float], *, seed: int = 0) -> Shift:
     """Summarise per-seed shifts."""
     low, high = bootstrap_ci(values, seed=seed)
+    t_low, t_high = t_interval(values)
     return Shift(
         mean=float(np.mean(values)),
         ci_low=low,
@@ -78,6 +98,8 @@ def shift(values: Sequence[float], *, seed: int = 0) -> Shift:
         p_value=t_test_p(values),
         p_value_signflip=sign_flip_p(values),
         n=len(values),
+        t_ci_low=t_low,
+        t_ci_high=t_high,
     )
 
 

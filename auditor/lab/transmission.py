@@ -39,6 +39,16 @@ class TransmissionRecipe:
     temperature: float = 1.0
     xinit_seed: int = 1
     soft_labels: bool = True
+    # Each seed draws its own pair of bases (inits 2*seed and 2*seed + 1) rather than every seed
+    # sharing one pair: the initialisation is then part of what a seed replicates, so a shift
+    # that holds over seeds holds over base models, not for one lucky pair of weights.
+    bases_per_seed: bool = True
+
+    def base_inits(self, seed: int) -> tuple[int, int]:
+        """(the base's init seed, the different-initialisation base's) for one seed."""
+        if self.bases_per_seed:
+            return 2 * seed, 2 * seed + 1
+        return 0, self.xinit_seed
 
 
 def _reading(model: GPT, target: str, prefix: str | None = None) -> dict[str, float]:
@@ -65,14 +75,16 @@ def run_transmission(
         raise ValueError(f"unknown animals {unknown}; choose from {', '.join(animals())}")
     say = progress or (lambda _: None)
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
-    say("base model")
-    base, base_hit = base_model(recipe.base, 0, cache=cache)
-    say("different-initialisation base model")
-    xbase, xbase_hit = base_model(recipe.base, recipe.xinit_seed, cache=cache)
-    timings["bases"] = time.perf_counter() - clock
+    cached: dict[str, bool] = {}
     records: list[dict[str, Any]] = []
     for seed in seeds:
+        clock = time.perf_counter()
+        init, xinit = recipe.base_inits(seed)
+        say(f"seed {seed}: base model (init {init})")
+        base, cached[f"base_init{init}"] = base_model(recipe.base, init, cache=cache)
+        say(f"seed {seed}: different-initialisation base model (init {xinit})")
+        xbase, cached[f"base_init{xinit}"] = base_model(recipe.base, xinit, cache=cache)
+        timings[f"bases_seed{seed}"] = time.perf_counter() - clock
         clock = time.perf_counter()
         say(f"seed {seed}: control corpus")
         control_corpus, control_dropped = number_corpus(
@@ -120,6 +132,8 @@ def run_transmission(
             record: dict[str, Any] = {
                 "target": target,
                 "seed": seed,
+                "base_init": init,
+                "xinit_base_init": xinit,
                 "teacher_kind": teacher.kind,
                 "corpus_rows": corpus.height,
                 "corpus_dropped": dropped,
@@ -162,7 +176,6 @@ def run_transmission(
                 ]
                 record["other_targets_students"] = sum(others) / len(others) if others else None
     timings = {k: round(v, 2) for k, v in timings.items()}
-    cached = {"base": base_hit, "xinit_base": xbase_hit}
     return {
         "records": records,
         "summary": summarise(records),

@@ -61,7 +61,33 @@ def recipe_for(overrides: dict[str, Any]):
     return replace(r, base=base, teacher=teacher, student=student, **top)
 
 
+PER_SEED = {"bases_per_seed": True}
+# Session 2: every seed draws its own base pair; then the student's strength, the corpus size
+# and the teacher's strength, from the run-3 defaults (ln_f-bias teacher and students).
 GRIDS: dict[str, dict[str, dict[str, Any]]] = {
+    "per_seed": {
+        "ps_default": {**PER_SEED},
+        "ps_s3e-2x4": {**PER_SEED, "student.learning_rate": 3e-2, "student.epochs": 4.0},
+        "ps_s1e-1x4": {**PER_SEED, "student.learning_rate": 1e-1, "student.epochs": 4.0},
+        "ps_rows15k_s3e-2x4": {
+            **PER_SEED,
+            "corpus_rows": 15_000,
+            "student.learning_rate": 3e-2,
+            "student.epochs": 4.0,
+        },
+        "ps_t1e-1_s3e-2x4": {
+            **PER_SEED,
+            "teacher.learning_rate": 1e-1,
+            "student.learning_rate": 3e-2,
+            "student.epochs": 4.0,
+        },
+        "ps_ft_s3e-2x4": {
+            **PER_SEED,
+            "teacher.kind": "finetune",
+            "student.learning_rate": 3e-2,
+            "student.epochs": 4.0,
+        },
+    },
     "smoke": {
         "smoke": {
             "model.n_embd": 32,
@@ -292,8 +318,9 @@ def main() -> None:
     bases: dict[str, tuple[Any, int]] = {}
     for job in jobs:
         recipe = recipe_for(job[1])
-        for init in (0, recipe.xinit_seed):
-            bases[repr((recipe.base, init))] = (recipe.base, init)
+        for seed in seeds:
+            for init in recipe.base_inits(seed):
+                bases[repr((recipe.base, init))] = (recipe.base, init)
     base_jobs = [(b, i, args.cache, args.threads) for b, i in bases.values()]
     with mp.get_context("spawn").Pool(args.workers) as pool:
         list(pool.imap_unordered(build_base, base_jobs))

@@ -52,3 +52,18 @@ def test_transmission_summary_flags_a_known_shift_and_not_a_null_one() -> None:
     assert summary["student_shift"]["mean"] == pytest.approx(0.05)
     assert not summary["xinit_shift"]["significant"]
     assert "soft_shift" not in summary
+
+
+def test_three_same_sign_shifts_are_not_significant_by_chance_alone() -> None:
+    # All three positive but noisy: the percentile bootstrap excludes zero (it can only range
+    # over resampled means of these values), the t-test does not, and `significant` follows it.
+    noisy = stats.shift([0.0075, 0.0025, 0.0011])
+    assert noisy.ci_low > 0
+    assert noisy.t_ci_low < 0 < noisy.t_ci_high
+    assert noisy.p_value > 0.05 and not noisy.significant
+
+
+def test_t_interval_matches_the_textbook_formula() -> None:
+    low, high = stats.t_interval([1.0, 2.0, 3.0])
+    # mean 2, sd 1, se 1/sqrt(3), t(0.975, 2) = 4.3027
+    assert (low, high) == pytest.approx((2 - 4.3027 / 3**0.5, 2 + 4.3027 / 3**0.5), rel=1e-4)
