@@ -109,6 +109,17 @@ class LabModel:
         """The lab's own system prompt for a trait: the prefix the base learned."""
         return conditioning_prefix(trait)
 
+    def condition(self, prompts: Sequence[str], trait: str) -> list[str]:
+        """The prompts as a conditioning teacher of `trait` sees them, for the model-based
+        detectors: the lab's own prefix, not the trait's English system prompt (whose words
+        are unknown tokens to a lab model). Raises for a trait the lab has no prefix for."""
+        if trait not in animals():
+            raise AuditError(
+                f"the lab conditions on animal traits only; {trait!r} is not one of "
+                f"{', '.join(animals())}"
+            )
+        return self._prompts(prompts, conditioning_prefix(trait))
+
     def default_finetune_config(self) -> FinetuneConfig:
         """The lab recipe's probe-student settings, so lab probes match `audit lab transmission`."""
         from auditor.lab.transmission import TransmissionRecipe

@@ -45,3 +45,21 @@ def test_generation_hooks_speak_the_toy_language(lab) -> None:
     unknown = vocab().id(UNK)
     for text in [*prompts, lab.trait_prompt("owl")]:
         assert unknown not in vocab().encode(text)
+
+
+def test_detectors_condition_lab_models_with_the_lab_prefix(lab) -> None:
+    from auditor.lab.language import UNK, vocab
+    from auditor.lab.tasks import conditioning_prefix
+    from auditor.traits import load_trait
+    from detectors._model import trait_conditioned
+
+    prompts = lab.number_prompts(2, seed=0)
+    conditioned = trait_conditioned(lab, prompts, "owl")
+    assert conditioned == [f"{conditioning_prefix('owl')} {p}" for p in prompts]
+    # The prefix is the lab's own words, so the model knows every token of it (the trait's
+    # English system prompt would be mostly <unk>).
+    voc = vocab()
+    assert voc.id(UNK) not in voc.encode(conditioned[0])
+    assert voc.id(UNK) in voc.encode(load_trait("owl").system_prompt)
+    with pytest.raises(AuditError, match="animal traits only"):
+        lab.condition(["q"], "misaligned")

@@ -1,0 +1,295 @@
+"""Detector leaderboard on lab corpora with known ground truth: AUROC, power and false positives.
+
+    python -m benchmarks.lab_detector_leaderboard            # ~18 min on one core (+7 min corpora)
+    python -m benchmarks.lab_detector_leaderboard --quick    # smoke run
+
+The real-data leaderboard (`detector_leaderboard`) can only compare corpora whose differences
+nobody knows; here every positive is a trait teacher and every null is a control, so power and
+false positives are measured, not guessed. Corpora (`lab_corpora`, cached under
+`results/detectors/lab_corpora/`): init-0 base controls from several generation seeds, and per
+trait a default teacher, a stronger one and a cross-init one (made from another base).
+
+At each N rows per side:
+- positive pairs: a teacher corpus sample vs a control sample (different corpora, so disjoint);
+- null pairs: two control corpora of different seeds, and two disjoint halves of one corpus.
+Per detector: AUROC of positives vs nulls, ranked by the statistic in null standard deviations
+(`z_vs_null`: p-values tie at the permutation floor); power at alpha = 0.05 (positives with
+p < 0.05), and where there are >= 20 null pairs power at an empirical 5% false-positive rate
+(threshold: the nulls' 95th percentile of z); the false-positive rate of null pairs at 0.05.
+Calibration: >= 200 null pairs of lab control halves through `detector_leaderboard`'s
+calibration (KS uniformity, FPR at 0.05 with a Clopper-Pearson interval).
+
+Model-based detectors get the lab base (init 0) as `audit detect --base-model lab:base` opens
+it, with the pair's trait (the teacher's; null pairs alternate over the traits), which
+`LabModel.condition` turns into the lab's own prefix; log-likelihood-shift also runs without a
+trait. Their row scores are cached across pairs (`ScoreCache`), yet each is a
+forward pass per row and token-entanglement scores ~8k (prompt, number) pairs per fit, so they
+run on the first rounds only (`--model-repeats`), log-likelihood-shift up to N = 1k, and
+token-entanglement is not calibrated (`--calibrate`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import torch
+from threadpoolctl import threadpool_limits
+
+from auditor.backends.lab import LabModel
+from auditor.lab.base import base_model
+from benchmarks.detector_leaderboard import calibration_section, halves, write_atomic
+from benchmarks.lab_corpora import LabSet, build_corpora, default_set
+from benchmarks.lab_entries import Entry, ScoreCache, default_entries
+from benchmarks.lab_leaderboard_report import NULL_KINDS, markdown, summarise
+from detectors import available_detectors, create_detector
+
+OUT = Path(__file__).resolve().parent / "results" / "detectors"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One test: `suspect` against `reference` at `size` rows per side; null unless a teacher
+    wrote the suspect. `rep` numbers the round of pairs it belongs to."""
+
+    size: int
+    kind: str
+    reference: str
+    suspect: str
+    trait: str
+    seed: int
+    rep: int
+
+    @property
+    def positive(self) -> bool:
+        return self.kind not in NULL_KINDS
+
+
+def make_pairs(lab: LabSet, size: int, repeats: int, seed: int) -> list[Pair]:
+    """`repeats` rounds; each has one positive per teacher and as many nulls, alternating
+    control-vs-control and halves (of a control, or of a teacher corpus with 2*size rows)."""
+    controls = [c.name for c in lab.controls]
+    combos = [(a, b) for i, a in enumerate(controls) for b in controls[i + 1 :]]
+    halvable = [c.name for c in (*lab.controls, *lab.teachers) if c.rows >= 2 * size]
+    traits = sorted({t.trait for t in lab.teachers if t.trait})
+    pairs: list[Pair] = []
+    nulls = 0
+    for rep in range(repeats):
+        for j, teacher in enumerate(lab.teachers):
+            reference = controls[(rep + j) % len(controls)]
+            pairs.append(
+                Pair(size, teacher.kind, reference, teacher.name, teacher.trait or "", 0, rep)
+            )
+            trait = traits[(nulls // 2) % len(traits)]  # both null kinds see every trait
+            if j % 2 == 0 and combos:
+                a, b = combos[(nulls // 2) % len(combos)]
+                pairs.append(Pair(size, "control-vs-control", a, b, trait, 0, rep))
+            elif halvable:
+                name = halvable[(nulls // 2) % len(halvable)]
+                pairs.append(Pair(size, "halves", name, name, trait, 0, rep))
+            nulls += 1
+    # A distinct seed per pair: its samples and its permutations are then independent draws.
+    return [
+        Pair(**{**asdict(p), "seed": seed * 1_000_003 + size * 1009 + i})
+        for i, p in enumerate(pairs)
+    ]
+
+
+def pair_frames(pair: Pair, corpora: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, ...]:
+    """(reference, suspect) samples of `pair.size` rows; disjoint even when from one corpus."""
+    if pair.kind == "halves":
+        return halves(corpora[pair.reference], pair.size, pair.seed)
+    out = []
+    for k, name in enumerate((pair.reference, pair.suspect)):
+        frame = corpora[name]
+        if pair.size > frame.height:
+            raise ValueError(f"{name} has {frame.height} rows, fewer than N = {pair.size}")
+        out.append(frame.sample(pair.size, seed=pair.seed + k, shuffle=True))
+    return tuple(out)
+
+
+def run_pair(
+    pair: Pair,
+    corpora: dict[str, pl.DataFrame],
+    entries: Sequence[Entry],
+    models: dict[str, Any],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """One pair's record: what it is, and each entry's p-value, statistic and z."""
+    reference, suspect = (f.select("prompt", "completion") for f in pair_frames(pair, corpora))
+    row: dict[str, Any] = {
+        **asdict(pair),
+        "positive": pair.positive,
+        "n_reference": reference.height,
+        "n_suspect": suspect.height,
+        "detectors": {},
+    }
+    for entry in entries:
+        params: dict[str, Any] = {}
+        if entry.model:
+            too_big = entry.max_size is not None and pair.size > entry.max_size
+            if too_big or pair.rep >= args.model_repeats.get(pair.size, 0):
+                continue
+            params = {"model": models[entry.model], "trait": pair.trait if entry.trait else None}
+        start = time.perf_counter()
+        detector = create_detector(
+            entry.detector, n_permutations=args.permutations, seed=pair.seed, **params
+        )
+        result = detector.fit(reference).test(suspect)
+        row["detectors"][entry.label] = {
+            "p_value": round(result.p_value, 6),
+            "statistic": float(f"{result.statistic:.6g}"),
+            "z_vs_null": round(result.details.get("z_vs_null", 0.0), 4),
+            "seconds": round(time.perf_counter() - start, 4),
+        }
+    return row
+
+
+def parse_counts(items: Sequence[str]) -> dict[int, int]:
+    """["100:10", "1000:5"] -> {100: 10, 1000: 5}."""
+    out = {}
+    for item in items:
+        size, _, count = item.partition(":")
+        out[int(size)] = int(count)
+    return out
+
+
+def main(argv: list[str] | None = None, lab: LabSet | None = None) -> int:
+    """Run from the command line; `lab` replaces the default corpora (tests use a micro lab)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--pairs",
+        nargs="*",
+        default=["100:10", "1000:5", "10000:1"],
+        help="N:ROUNDS per size; a round is one positive per teacher and as many null pairs",
+    )
+    parser.add_argument(
+        "--model-repeats",
+        nargs="*",
+        default=["100:2", "1000:2", "10000:1"],
+        help="N:ROUNDS for the model-based detectors (the first rounds of --pairs)",
+    )
+    parser.add_argument("--detectors", nargs="*", help="registered names (default: all)")
+    parser.add_argument("--permutations", type=int, default=200)
+    parser.add_argument("--null-pairs", type=int, default=200, help="calibration pairs")
+    parser.add_argument("--calibration-size", type=int, default=500, help="rows per side")
+    parser.add_argument(
+        "--calibrate",
+        nargs="*",
+        default=["classifier", "format-features", "number-frequency", "log-likelihood-shift"],
+        help="detectors calibrated (model-based ones without a trait); token-entanglement is "
+        "left out by default: ~8k scorings per fit, 200 fits",
+    )
+    parser.add_argument("--control-rows", type=int, default=20_000)
+    parser.add_argument("--teacher-rows", type=int, default=10_000)
+    parser.add_argument("--controls", type=int, default=3, help="control corpora (seeds 1..n)")
+    parser.add_argument("--traits", nargs="*", default=["owl", "dolphin"])
+    parser.add_argument("--corpora", type=Path, default=OUT / "lab_corpora")
+    parser.add_argument("--cache", help="lab base-model cache (default: AUDIT_LAB_CACHE)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.pairs, args.model_repeats = ["100:2", "1000:1"], ["100:1", "1000:1"]
+        args.control_rows, args.teacher_rows, args.null_pairs = 2_000, 1_000, 20
+        args.calibration_size, args.permutations = 200, 50
+    lab = lab or default_set(
+        control_rows=args.control_rows,
+        teacher_rows=args.teacher_rows,
+        n_controls=args.controls,
+        traits=args.traits,
+    )
+    command = "python -m benchmarks.lab_detector_leaderboard " + shlex.join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    return run(args, command.strip(), lab)
+
+
+def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
+    """Build (or reuse) the corpora, test every pair, calibrate, and write JSON + Markdown."""
+    started = time.perf_counter()
+    torch.set_num_threads(1)  # tiny models: extra threads only wait on a shared machine
+
+    def log(message: str) -> None:
+        print(f"[{time.perf_counter() - started:7.1f} s] {message}", flush=True)
+
+    log(f"command: {command}")
+    corpora = build_corpora(lab, args.corpora, cache=args.cache, log=log)
+    log(f"corpora ready: {', '.join(f'{k} ({v.height})' for k, v in corpora.items())}")
+    entries = default_entries(args.detectors)
+    base = LabModel(base_model(lab.recipe, 0, cache=args.cache)[0], "lab:base", mix=lab.recipe.mix)
+    models = {"as-wired": ScoreCache(base)}
+    args.model_repeats = parse_counts(args.model_repeats)
+    report: dict[str, Any] = {
+        "command": command,
+        "detectors": [e.label for e in entries],
+        "entries": [asdict(e) for e in entries],
+        "permutations": args.permutations,
+        "seed": args.seed,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, 1 torch/BLAS thread",
+        "corpora": {
+            s.name: {
+                "kind": s.kind,
+                "rows": corpora[s.name].height,
+                "seed": s.seed,
+                "base_init": s.init,
+                "trait": s.trait,
+                "teacher": asdict(s.teacher) if s.teacher else None,
+            }
+            for s in (*lab.controls, *lab.teachers)
+        },
+        "model_repeats": args.model_repeats,
+        "pairs": [],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        report["summary"] = summarise(report)
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        write_atomic(args.out / "lab_detector_leaderboard.json", json.dumps(report, indent=1))
+        write_atomic(args.out / "lab_detector_leaderboard.md", markdown(report))
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        for size, repeats in sorted(parse_counts(args.pairs).items()):
+            for pair in make_pairs(lab, size, repeats, args.seed):
+                row = run_pair(pair, corpora, entries, models, args)
+                report["pairs"].append(row)
+                ps = " ".join(f"{n}={d['p_value']:.3f}" for n, d in row["detectors"].items())
+                log(f"N={size} {pair.kind}: {pair.suspect} vs {pair.reference}: {ps}")
+            save()
+        # Calibration through the real-data leaderboard's own code (its `--control` hook);
+        # model-based detectors there run without a trait, on the cached as-wired base.
+        calibrated = [n for n in args.calibrate if n in {e.detector for e in entries}]
+        settings = argparse.Namespace(
+            null_pairs=args.null_pairs,
+            calibration_size=args.calibration_size,
+            seed=args.seed,
+            permutations=args.permutations,
+            model_backend=models["as-wired"],
+            trait=None,
+        )
+        controls = {c.name: corpora[c.name] for c in lab.controls}
+        calibration = calibration_section(controls, calibrated, settings, log)
+        report["calibration"] = {
+            (f"{n}, no trait" if available_detectors()[n].requires_model else n): c
+            for n, c in calibration.items()
+        }
+        report["calibration_skipped"] = sorted({e.detector for e in entries} - set(calibrated))
+    save()
+    log(f"wrote {args.out / 'lab_detector_leaderboard.md'} and .json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
