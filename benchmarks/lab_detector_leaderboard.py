@@ -190,6 +190,16 @@ def main(argv: list[str] | None = None, lab: LabSet | None = None) -> int:
         help="detectors calibrated (model-based ones without a trait); token-entanglement is "
         "left out by default: ~8k scorings per fit, 200 fits",
     )
+    parser.add_argument(
+        "--calibration-trait",
+        help="also calibrate the model-based detectors in --calibrate with this trait (their "
+        "conditioned form; token-entanglement needs one), e.g. owl",
+    )
+    parser.add_argument(
+        "--reuse-pairs",
+        action="store_true",
+        help="keep the pair results of the JSON already in --out and only calibrate",
+    )
     parser.add_argument("--control-rows", type=int, default=20_000)
     parser.add_argument("--teacher-rows", type=int, default=10_000)
     parser.add_argument("--controls", type=int, default=3, help="control corpora (seeds 1..n)")
@@ -252,6 +262,14 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
         "model_repeats": args.model_repeats,
         "pairs": [],
     }
+    previous = args.out / "lab_detector_leaderboard.json"
+    if args.reuse_pairs:
+        if not previous.exists():
+            raise SystemExit(f"--reuse-pairs: no earlier results at {previous}")
+        earlier = json.loads(previous.read_text())
+        # The pairs (and the command that tested them) are the earlier run's, unchanged.
+        report.update({k: earlier[k] for k in ("command", "pairs", "detectors", "entries")})
+        report["calibration_command"] = command
     args.out.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:
@@ -261,7 +279,8 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
         write_atomic(args.out / "lab_detector_leaderboard.md", markdown(report))
 
     with threadpool_limits(limits=1, user_api="blas"):
-        for size, repeats in sorted(parse_counts(args.pairs).items()):
+        sizes = {} if args.reuse_pairs else parse_counts(args.pairs)
+        for size, repeats in sorted(sizes.items()):
             for pair in make_pairs(lab, size, repeats, args.seed):
                 row = run_pair(pair, corpora, entries, models, args)
                 report["pairs"].append(row)
@@ -270,7 +289,12 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
             save()
         # Calibration through the real-data leaderboard's own code (its `--control` hook);
         # model-based detectors there run without a trait, on the cached as-wired base.
-        calibrated = [n for n in args.calibrate if n in {e.detector for e in entries}]
+        registered = available_detectors()
+        calibrated = [
+            n
+            for n in args.calibrate
+            if n in {e.detector for e in entries} and not registered[n].requires_trait
+        ]
         settings = argparse.Namespace(
             null_pairs=args.null_pairs,
             calibration_size=args.calibration_size,
@@ -285,7 +309,17 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
             (f"{n}, no trait" if available_detectors()[n].requires_model else n): c
             for n, c in calibration.items()
         }
-        report["calibration_skipped"] = sorted({e.detector for e in entries} - set(calibrated))
+        done = set(calibrated)
+        if args.calibration_trait:
+            # The conditioned forms: the model-based detectors given the trait, as audits run them.
+            model_based = [n for n in args.calibrate if registered[n].requires_model]
+            settings.trait = args.calibration_trait
+            with_trait = calibration_section(controls, model_based, settings, log)
+            report["calibration"].update(
+                {f"{n}, trait {args.calibration_trait}": c for n, c in with_trait.items()}
+            )
+            done |= set(model_based)
+        report["calibration_skipped"] = sorted({e.detector for e in entries} - done)
     save()
     log(f"wrote {args.out / 'lab_detector_leaderboard.md'} and .json")
     return 0

@@ -112,7 +112,7 @@ def overview(report: dict[str, Any]) -> list[str]:
         power = " / ".join(_num(r["power_at_alpha"]["rate"]) if r else "-" for r in runs)
         flagged = sum(r["null_fpr_at_alpha"]["hits"] for r in runs if r)
         nulls = sum(r["null_fpr_at_alpha"]["n"] for r in runs if r)
-        c = calibration.get(name)
+        c = _calibration_of(calibration, name)
         ks = f"{c['ks_p_value']:.3f}" if c else "not run"
         fpr = (
             f"{c['fpr_at_0.05']:.3f} ({c['fpr_ci95'][0]:.3f}-{c['fpr_ci95'][1]:.3f})"
@@ -123,11 +123,24 @@ def overview(report: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _calibration_of(calibration: dict[str, Any], label: str) -> dict[str, Any] | None:
+    """A row's calibration: under its own label, or (model-based rows that take the pair's
+    trait) calibrated with one trait, "LABEL, trait T"."""
+    if label in calibration:
+        return calibration[label]
+    return next((c for k, c in calibration.items() if k.startswith(f"{label}, trait ")), None)
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Detector leaderboard on lab corpora (known ground truth)",
         "",
         f"Command: `{report['command']}`",
+        *(
+            [f"Calibration added by: `{report['calibration_command']}`"]
+            if report.get("calibration_command")
+            else []
+        ),
         "",
         f"Permutations per test: {report['permutations']} (smallest p-value "
         f"{1 / (report['permutations'] + 1):.4f}); seed {report['seed']}; "
@@ -194,7 +207,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{c['mean_p']:.3f} |"
             )
         lines.append("")
-        skipped = [name for name in report["detectors"] if name not in cal]
+        skipped = [name for name in report["detectors"] if _calibration_of(cal, name) is None]
         if skipped:
             lines.append(
                 f"Not calibrated here (time): {'; '.join(skipped)}. See their null pairs above."

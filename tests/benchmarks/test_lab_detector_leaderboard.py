@@ -62,3 +62,33 @@ def test_lab_leaderboard_writes_figures_and_calibration(tmp_path: Path) -> None:
     assert len(written) == 4
     build_corpora(micro_lab(), corpora, log=lambda _: None)
     assert {p: p.stat().st_mtime_ns for p in corpora.glob("*.parquet")} == written
+
+
+@pytest.mark.slow  # reuses the micro corpora and bases of the test above when run after it
+def test_calibration_alone_keeps_the_pairs_and_adds_the_conditioned_forms(tmp_path: Path) -> None:
+    corpora, out = tmp_path / "corpora", tmp_path / "out"
+    common = ["--corpora", str(corpora), "--out", str(out), "--permutations", "19"]
+    common += ["--null-pairs", "4", "--calibration-size", "10"]
+    assert main([*common, "--pairs", "20:1", "--model-repeats", "20:1"], lab=micro_lab()) == 0
+    first = json.loads((out / "lab_detector_leaderboard.json").read_text())
+    calibrate = ["--calibrate", "number-frequency", "log-likelihood-shift", "token-entanglement"]
+    argv = [*common, "--reuse-pairs", *calibrate, "--calibration-trait", "owl"]
+    assert main(argv, lab=micro_lab()) == 0
+    second = json.loads((out / "lab_detector_leaderboard.json").read_text())
+    assert second["pairs"] == first["pairs"] and second["command"] == first["command"]
+    assert "--reuse-pairs" in second["calibration_command"]
+    assert set(second["calibration"]) == {
+        "number-frequency",
+        "log-likelihood-shift, no trait",
+        "log-likelihood-shift, trait owl",
+        "token-entanglement, trait owl",
+    }
+    assert second["calibration_skipped"] == ["classifier", "format-features"]
+    text = (out / "lab_detector_leaderboard.md").read_text()
+    assert "Calibration added by" in text and "token-entanglement, trait owl" in text
+
+
+def test_reusing_pairs_needs_earlier_results(tmp_path: Path) -> None:
+    argv = ["--corpora", str(tmp_path / "c"), "--out", str(tmp_path / "o"), "--reuse-pairs"]
+    with pytest.raises(SystemExit, match="no earlier results"):
+        main(argv, lab=micro_lab())
