@@ -144,7 +144,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Permutations per test: {report['permutations']} (smallest p-value "
         f"{1 / (report['permutations'] + 1):.4f}); seed {report['seed']}; "
-        f"machine: {report['machine']}; wall time {report.get('seconds', 0) / 60:.1f} min.",
+        f"machine: {report['machine']}; wall time "
+        f"{'of the calibration run ' if report.get('calibration_command') else ''}"
+        f"{report.get('seconds', 0) / 60:.1f} min.",
         "",
         "Positive pairs: a teacher corpus sample vs a control sample. Null pairs: two control "
         "corpora of different seeds, or two disjoint halves of one corpus. AUROC ranks pairs by "
