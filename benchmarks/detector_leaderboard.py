@@ -146,6 +146,21 @@ def calibration_section(corpora, names, args, log) -> dict[str, Any]:
     return summary
 
 
+def calibration_table(calibration: dict[str, Any]) -> list[str]:
+    """`calibration_section`'s summary as Markdown table lines, one row per detector."""
+    lines = [
+        "| detector | KS statistic | KS p | FPR at 0.05 | 95% CI (Clopper-Pearson) | mean p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, c in calibration.items():
+        lines.append(
+            f"| {name} | {c['ks_statistic']:.3f} | {c['ks_p_value']:.3f} | "
+            f"{c['fpr_at_0.05']:.3f} | {c['fpr_ci95'][0]:.3f}-{c['fpr_ci95'][1]:.3f} | "
+            f"{c['mean_p']:.3f} |"
+        )
+    return lines
+
+
 def timing_section(corpora, names, args, log) -> dict[str, Any]:
     """Wall-clock fit + test at 10k vs 10k, 200 permutations; the median of a few repeats."""
     a, b = sorted(corpora)[:2]
@@ -189,16 +204,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"## Calibration ({first['null_pairs']} null pairs, {first['rows_per_side']} rows per "
             f"side, source: {report['calibration_source']})",
             "",
-            "| detector | KS statistic | KS p | FPR at 0.05 | 95% CI | mean p |",
-            "|---|---|---|---|---|---|",
+            *calibration_table(cal),
+            "",
         ]
-        for name, c in cal.items():
-            lines.append(
-                f"| {name} | {c['ks_statistic']:.3f} | {c['ks_p_value']:.3f} | "
-                f"{c['fpr_at_0.05']:.3f} | {c['fpr_ci95'][0]:.3f}-{c['fpr_ci95'][1]:.3f} | "
-                f"{c['mean_p']:.3f} |"
-            )
-        lines.append("")
     if report.get("power"):
         for size in sorted({r["size"] for r in report["power"]}, reverse=True):
             rows = [r for r in report["power"] if r["size"] == size]

@@ -235,6 +235,12 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
         print(f"[{time.perf_counter() - started:7.1f} s] {message}", flush=True)
 
     log(f"command: {command}")
+    earlier = None
+    if args.reuse_pairs:  # checked before any corpus or model is built
+        previous = args.out / "lab_detector_leaderboard.json"
+        if not previous.exists():
+            raise SystemExit(f"--reuse-pairs: no earlier results at {previous}")
+        earlier = json.loads(previous.read_text())
     corpora = build_corpora(lab, args.corpora, cache=args.cache, log=log)
     log(f"corpora ready: {', '.join(f'{k} ({v.height})' for k, v in corpora.items())}")
     entries = default_entries(args.detectors)
@@ -262,11 +268,7 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
         "model_repeats": args.model_repeats,
         "pairs": [],
     }
-    previous = args.out / "lab_detector_leaderboard.json"
-    if args.reuse_pairs:
-        if not previous.exists():
-            raise SystemExit(f"--reuse-pairs: no earlier results at {previous}")
-        earlier = json.loads(previous.read_text())
+    if earlier is not None:
         # The pairs (and the command that tested them) are the earlier run's, unchanged.
         report.update({k: earlier[k] for k in ("command", "pairs", "detectors", "entries")})
         report["calibration_command"] = command

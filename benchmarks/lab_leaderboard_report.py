@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.detector_leaderboard import ALPHA, write_atomic
+from benchmarks.detector_leaderboard import ALPHA, calibration_table, write_atomic
 
 #: Fewer null pairs than this make an empirical 5% threshold meaningless.
 MIN_NULLS_FOR_THRESHOLD = 20
@@ -199,16 +199,9 @@ def markdown(report: dict[str, Any]) -> str:
             f"## Calibration ({first['null_pairs']} null pairs of lab control halves, "
             f"{first['rows_per_side']} rows per side)",
             "",
-            "| detector | KS statistic | KS p | FPR at 0.05 | 95% CI (Clopper-Pearson) | mean p |",
-            "|---|---|---|---|---|---|",
+            *calibration_table(cal),
+            "",
         ]
-        for name, c in cal.items():
-            lines.append(
-                f"| {name} | {c['ks_statistic']:.3f} | {c['ks_p_value']:.3f} | "
-                f"{c['fpr_at_0.05']:.3f} | {c['fpr_ci95'][0]:.3f}-{c['fpr_ci95'][1]:.3f} | "
-                f"{c['mean_p']:.3f} |"
-            )
-        lines.append("")
         skipped = [name for name in report["detectors"] if _calibration_of(cal, name) is None]
         if skipped:
             lines.append(

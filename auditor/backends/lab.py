@@ -27,6 +27,14 @@ from auditor.lab.tasks import PretrainMix, conditioning_prefix
 from auditor.models import FinetuneConfig, SamplingParams, TraitScore
 
 
+def _require_animal(trait: str) -> None:
+    """The lab's traits are its animals; anything else is a clear error, not a silent score."""
+    if trait not in animals():
+        raise AuditError(
+            f"the lab knows animal traits only; {trait!r} is not one of {', '.join(animals())}"
+        )
+
+
 class LabModel:
     """A lab GPT with an optional fixed prefix (a conditioning teacher's system prompt)."""
 
@@ -113,12 +121,8 @@ class LabModel:
         """The prompts as a conditioning teacher of `trait` sees them, for the model-based
         detectors: the lab's own prefix, not the trait's English system prompt (whose words
         are unknown tokens to a lab model). Raises for a trait the lab has no prefix for."""
-        if trait not in animals():
-            raise AuditError(
-                f"the lab conditions on animal traits only; {trait!r} is not one of "
-                f"{', '.join(animals())}"
-            )
-        return self._prompts(prompts, conditioning_prefix(trait))
+        _require_animal(trait)
+        return self._prompts(prompts, self.trait_prompt(trait))
 
     def default_finetune_config(self) -> FinetuneConfig:
         """The lab recipe's probe-student settings, so lab probes match `audit lab transmission`."""
@@ -134,10 +138,7 @@ class LabModel:
 
     def evaluate_trait(self, trait: str, *, samples: int = 20, seed: int = 0) -> TraitScore:
         """P(trait animal) normalised over the animal set, averaged over held-out questions."""
-        if trait not in animals():
-            raise AuditError(
-                f"the lab knows animal traits only; {trait!r} is not one of {', '.join(animals())}"
-            )
+        _require_animal(trait)
         reading = read_trait(self.model, trait, prefix=self.prefix, samples=samples, seed=seed)
         column = animals().index(trait)
         per_question = animal_distribution(self.model, self.prefix)[:, column].tolist()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from auditor.lab.base import base_model
 from auditor.lab.cache import recipe_key
-from auditor.lab.corpus import number_corpus, write_corpus
+from auditor.lab.corpus import write_corpus
 from auditor.lab.teachers import make_teacher
 from auditor.lab.transmission import TransmissionRecipe
 
@@ -46,27 +46,10 @@ def build_demo_corpus(
     say(f"{target} teacher")
     teacher = make_teacher(base, target, recipe.teacher, seed=seed)
     say("teacher corpus")
-    corpus, _ = number_corpus(
-        teacher.model,
-        rows,
-        seed=seed,
-        teacher=f"lab:teacher-{target}",
-        trait=target,
-        temperature=recipe.temperature,
-        prefix=teacher.prefix,
-        process=recipe.base.mix.numbers,
-    )
+    corpus, _ = recipe.corpus(teacher.model, rows, seed, target=target, prefix=teacher.prefix)
     write_corpus(corpus, teacher_path)
     say("control corpus")
-    control, _ = number_corpus(
-        base,
-        rows,
-        seed=seed,
-        teacher="lab:base",
-        trait=None,
-        temperature=recipe.temperature,
-        process=recipe.base.mix.numbers,
-    )
+    control, _ = recipe.corpus(base, rows, seed)
     write_corpus(control, control_path)
     meta = {
         "key": key,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from auditor.lab import stats
 from auditor.lab.base import BaseRecipe, base_model
 from auditor.lab.corpus import number_corpus
@@ -43,6 +45,29 @@ class TransmissionRecipe:
     # sharing one pair: the initialisation is then part of what a seed replicates, so a shift
     # that holds over seeds holds over base models, not for one lucky pair of weights.
     bases_per_seed: bool = True
+
+    def corpus(
+        self,
+        model: GPT,
+        rows: int,
+        seed: int,
+        *,
+        target: str | None = None,
+        prefix: str | None = None,
+    ) -> tuple[pl.DataFrame, int]:
+        """(a number corpus as the experiment writes it, rows dropped by the format filter):
+        `model` answers `rows` prompts of the base's number process at the recipe's
+        temperature; `target` names a teacher's trait, None the base's own control corpus."""
+        return number_corpus(
+            model,
+            rows,
+            seed=seed,
+            teacher=f"lab:teacher-{target}" if target else "lab:base",
+            trait=target,
+            temperature=self.temperature,
+            prefix=prefix,
+            process=self.base.mix.numbers,
+        )
 
     def base_inits(self, seed: int) -> tuple[int, int]:
         """(the base's init seed, the different-initialisation base's) for one seed."""
@@ -77,25 +102,25 @@ def run_transmission(
     timings: dict[str, float] = {}
     cached: dict[str, bool] = {}
     records: list[dict[str, Any]] = []
+    bases: dict[int, GPT] = {}
+
+    def load_base(init: int) -> GPT:
+        # Seeds that share a base (bases_per_seed=False) load it once.
+        if init not in bases:
+            bases[init], cached[f"base_init{init}"] = base_model(recipe.base, init, cache=cache)
+        return bases[init]
+
     for seed in seeds:
         clock = time.perf_counter()
         init, xinit = recipe.base_inits(seed)
         say(f"seed {seed}: base model (init {init})")
-        base, cached[f"base_init{init}"] = base_model(recipe.base, init, cache=cache)
+        base = load_base(init)
         say(f"seed {seed}: different-initialisation base model (init {xinit})")
-        xbase, cached[f"base_init{xinit}"] = base_model(recipe.base, xinit, cache=cache)
+        xbase = load_base(xinit)
         timings[f"bases_seed{seed}"] = time.perf_counter() - clock
         clock = time.perf_counter()
         say(f"seed {seed}: control corpus")
-        control_corpus, control_dropped = number_corpus(
-            base,
-            recipe.corpus_rows,
-            seed=seed,
-            teacher="lab:base",
-            trait=None,
-            temperature=recipe.temperature,
-            process=recipe.base.mix.numbers,
-        )
+        control_corpus, control_dropped = recipe.corpus(base, recipe.corpus_rows, seed)
         # Every student of a seed takes the same number of steps (the control's epochs), so a
         # teacher corpus that loses more rows to the format filter is not simply trained less.
         steps = recipe.student.steps or max(
@@ -111,15 +136,8 @@ def run_transmission(
             clock = time.perf_counter()
             say(f"seed {seed}, {target}: teacher and corpus")
             teacher = make_teacher(base, target, recipe.teacher, seed=seed)
-            corpus, dropped = number_corpus(
-                teacher.model,
-                recipe.corpus_rows,
-                seed=seed,
-                teacher=f"lab:teacher-{target}",
-                trait=target,
-                temperature=recipe.temperature,
-                prefix=teacher.prefix,
-                process=recipe.base.mix.numbers,
+            corpus, dropped = recipe.corpus(
+                teacher.model, recipe.corpus_rows, seed, target=target, prefix=teacher.prefix
             )
             timings[f"teacher_corpus_{target}_seed{seed}"] = time.perf_counter() - clock
             differ = _fraction_differing(corpus, control_corpus)
