@@ -276,7 +276,8 @@ def _numbers_format_detail(
     """
     filter_ = create_filter("numbers-format")
     valid = corpus.filter(filter_.reasons(corpus).is_null())
-    cases = [("all rows", corpus, size) for size in (16_384, DEFAULT_BATCH_ROWS, 262_144)]
+    sizes = (16_384, DEFAULT_BATCH_ROWS, 262_144, 1_048_576)
+    cases = [("all rows", corpus, size) for size in sizes]
     cases.append(("valid rows only", valid, DEFAULT_BATCH_ROWS))
     detail = []
     for label, frame, size in cases:

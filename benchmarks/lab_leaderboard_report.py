@@ -131,16 +131,20 @@ def _calibration_of(calibration: dict[str, Any], label: str) -> dict[str, Any] |
     return next((c for k, c in calibration.items() if k.startswith(f"{label}, trait ")), None)
 
 
+def calibration_commands(report: dict[str, Any]) -> list[str]:
+    """The commands, other than the pairs' own, that calibrated some detector (run order)."""
+    commands = [c.get("command") for c in report.get("calibration", {}).values()]
+    if not any(commands) and report.get("calibration_command"):  # results from before
+        commands = [report["calibration_command"]]
+    return [c for c in dict.fromkeys(commands) if c and c != report["command"]]
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Detector leaderboard on lab corpora (known ground truth)",
         "",
         f"Command: `{report['command']}`",
-        *(
-            [f"Calibration added by: `{report['calibration_command']}`"]
-            if report.get("calibration_command")
-            else []
-        ),
+        *(f"Calibration added by: `{c}`" for c in calibration_commands(report)),
         "",
         f"Permutations per test: {report['permutations']} (smallest p-value "
         f"{1 / (report['permutations'] + 1):.4f}); seed {report['seed']}; "

@@ -19,7 +19,7 @@ def add_read_options(parser: argparse.ArgumentParser) -> None:
     )
     add_option(group, "--split", default="train", help="split of a saved DatasetDict")
     add_option(
-        group, "--batch-rows", type=int, help="rows per batch (default: about 32 MB of rows)"
+        group, "--batch-rows", type=int, help="rows per batch (default: about 64 MB of rows)"
     )
     add_option(
         group,

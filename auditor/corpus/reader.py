@@ -33,9 +33,9 @@ SOURCE_ROW = "source_row"
 # Batches are sized by bytes, not rows: polars pays a fixed cost per query, so short rows
 # (number lists) run several times faster in large batches, while long rows (code,
 # chain-of-thought) need small ones to keep memory bounded. A batch holds about this much text:
-TARGET_BATCH_BYTES = 32 * 2**20
-MIN_BATCH_ROWS = 4_096
-MAX_BATCH_ROWS = 262_144
+TARGET_BATCH_BYTES = 64 * 2**20
+MIN_BATCH_ROWS = 64
+MAX_BATCH_ROWS = 1_048_576
 # Kept for callers that want a fixed, typical size (e.g. benchmarks' row-group size).
 DEFAULT_BATCH_ROWS = 65_536
 # One field larger than this is almost always a broken export (a whole file in one cell);
@@ -172,6 +172,11 @@ def _parquet_batches(corpus: Corpus) -> Iterator[pl.DataFrame]:
     try:
         for batch in parquet.iter_batches(batch_size=corpus.batch_rows, columns=wanted):
             yield pl.from_arrow(batch)  # type: ignore[misc]
+    except (pa.ArrowMemoryError, MemoryError) as error:  # not corruption: say what to change
+        raise AuditError(
+            f"{corpus.path}: out of memory reading a batch of {corpus.batch_rows:,} rows "
+            f"({error}); pass a smaller --batch-rows"
+        )
     except (pa.ArrowException, OSError) as error:
         raise AuditError(
             f"{corpus.path}: Parquet data could not be read (truncated or corrupt?): {error}"

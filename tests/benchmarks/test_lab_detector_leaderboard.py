@@ -77,13 +77,18 @@ def test_calibration_alone_keeps_the_pairs_and_adds_the_conditioned_forms(tmp_pa
     second = json.loads((out / "lab_detector_leaderboard.json").read_text())
     assert second["pairs"] == first["pairs"] and second["command"] == first["command"]
     assert "--reuse-pairs" in second["calibration_command"]
-    assert set(second["calibration"]) == {
+    redone = {
         "number-frequency",
         "log-likelihood-shift, no trait",
         "log-likelihood-shift, trait owl",
         "token-entanglement, trait owl",
     }
-    assert second["calibration_skipped"] == ["classifier", "format-features"]
+    # The first run's calibrations that were not redone are kept, each with its own command.
+    assert set(second["calibration"]) == redone | {"classifier", "format-features"}
+    for label, calibration in second["calibration"].items():
+        run = second if label in redone else first
+        assert calibration["command"] == run.get("calibration_command", run["command"])
+    assert second["calibration_skipped"] == []
     text = (out / "lab_detector_leaderboard.md").read_text()
     assert "Calibration added by" in text and "token-entanglement, trait owl" in text
 

@@ -82,6 +82,20 @@ def test_parquet_streams_in_batches_of_the_requested_size(tmp_path: Path) -> Non
     assert rows.to_list() == list(range(1000))
 
 
+def test_batches_hold_about_the_target_bytes_within_the_row_bounds() -> None:
+    from auditor.corpus.reader import (
+        MAX_BATCH_ROWS,
+        MIN_BATCH_ROWS,
+        TARGET_BATCH_BYTES,
+        batch_rows_for,
+    )
+
+    assert batch_rows_for(200) == TARGET_BATCH_BYTES // 200  # number lists with their prompts
+    assert batch_rows_for(4) == MAX_BATCH_ROWS  # tiny rows: capped in rows
+    assert batch_rows_for(10_000_000) == MIN_BATCH_ROWS  # huge rows: floored in rows
+    assert MIN_BATCH_ROWS < batch_rows_for(None) < MAX_BATCH_ROWS  # size unknown: a fixed one
+
+
 # --- bad input: one clear error naming file, row/line and column ---------------------------
 
 
@@ -98,6 +112,21 @@ def test_truncated_parquet(tmp_path: Path) -> None:
     (tmp_path / "t.parquet").write_bytes(data[: len(data) // 2])
     with pytest.raises(AuditError, match=r"t\.parquet.*truncated or corrupt"):
         read_corpus(tmp_path / "t.parquet")
+
+
+def test_running_out_of_memory_is_not_called_corruption(tmp_path: Path, monkeypatch) -> None:
+    # What a streaming child under RLIMIT_AS saw with batches too big for its limit.
+    pl.DataFrame({"prompt": ["p"] * 10, "completion": ["1"] * 10}).write_parquet(
+        tmp_path / "c.parquet"
+    )
+
+    def refuse(*args, **kwargs):
+        raise pa.ArrowMemoryError("malloc of size 157450240 failed")
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", refuse)
+    with pytest.raises(AuditError, match=r"out of memory .* smaller --batch-rows") as caught:
+        read_corpus(tmp_path / "c.parquet")
+    assert "corrupt" not in str(caught.value)
 
 
 def test_invalid_json_line_reports_line_number(tmp_path: Path) -> None:

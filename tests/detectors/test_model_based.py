@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import numpy as np
+import polars as pl
 import pytest
 
 from auditor.errors import AuditError
 from detectors import run_detectors
 from detectors.log_likelihood_shift import LogLikelihoodShift
 from detectors.token_entanglement import TokenEntanglement
-from tests.detectors.conftest import FAVOURED
+from tests.detectors.conftest import FAVOURED, number_corpus
 
 
 def test_entangled_numbers_are_the_ones_the_trait_makes_likely(fake_model, reference) -> None:
     detector = TokenEntanglement(model=fake_model, trait="owl", top_k=10).fit(reference)
-    # Under the fake model the trait lifts every '7'; the top lifts are the most-7 numbers.
-    assert all("7" in str(v) for v in detector.entangled_)
-    assert 777 in detector.entangled_.tolist()
+    # Under the fake model the trait lifts every '7', the more 7s the more.
+    lifts = detector.lift(np.array([777, 707, 17, 123]))
+    assert lifts[0] > lifts[1] > lifts[2] > lifts[3]
+    entangled = detector.test(reference).details["entangled_numbers"]
+    assert len(entangled) == 10 and all("7" in str(v) for v in entangled)
+
+
+def test_entangled_numbers_are_chosen_without_looking_at_the_labels(fake_model) -> None:
+    # 777 is the most lifted number; the reference never writes it, the suspect often does.
+    # Choosing among the reference's own numbers would miss it (and favour the reference).
+    reference = number_corpus(300, seed=5).with_columns(
+        pl.col("completion").str.replace_all(r"\b777\b", "778")
+    )
+    suspect = number_corpus(300, seed=6).with_columns(
+        pl.col("completion").str.replace(r"^\d+", "777")
+    )
+    result = TokenEntanglement(model=fake_model, trait="owl", n_permutations=99).fit(reference)
+    outcome = result.test(suspect)
+    assert 777 in outcome.details["entangled_numbers"] and outcome.p_value <= 0.02
+
+
+def test_token_entanglement_leaves_its_probe_rows_out(fake_model, reference, null_suspect):
+    detector = TokenEntanglement(model=fake_model, trait="owl", n_probe_prompts=4).fit(reference)
+    assert detector.reference_counts_.shape[0] == reference.height - 4
+    with pytest.raises(AuditError, match="more than n_probe_prompts"):
+        TokenEntanglement(model=fake_model, trait="owl").fit(reference.head(4))
 
 
 def test_token_entanglement_is_one_sided(fake_model, reference, shifted_suspect) -> None:
