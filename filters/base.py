@@ -43,7 +43,18 @@ class RuleFilter(ABC):
         """A String expression: null where the row is kept, the reason where it is dropped."""
 
     def reasons(self, batch: pl.DataFrame) -> pl.Series:
-        return batch.select(self.expression().cast(pl.String).alias(REASON)).to_series()
+        return collect_column(batch, self.expression().cast(pl.String).alias(REASON))
+
+
+def collect_column(frame: pl.DataFrame, expression: pl.Expr) -> pl.Series:
+    """One expression over a batch, as a Series, through the lazy engine.
+
+    Why not `frame.select(expression)`: on this project's polars an eager select of one
+    element-wise expression runs on one thread, while the lazy engine splits the rows into
+    morsels across all cores (a regex scan of 1M rows: 0.092 s eager, 0.052 s lazy, same CPU
+    time, on 2 cores; `benchmarks/filter_throughput.py` times both).
+    """
+    return frame.lazy().select(expression).collect().to_series()
 
 
 def filter_params(instance: object) -> dict[str, Any]:

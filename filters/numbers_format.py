@@ -30,7 +30,7 @@ from typing import ClassVar, NamedTuple
 import polars as pl
 
 from auditor.corpus.schema import COMPLETION
-from filters.base import REASON, RuleFilter
+from filters.base import REASON, RuleFilter, collect_column
 from filters.registry import register
 
 # Python's whitespace (`str.strip`, used by the official parser) is Rust's `\s` plus \x1c-\x1f.
@@ -246,7 +246,7 @@ class NumbersFormat(RuleFilter):
         not number lists at all pay for the full diagnosis."""
         plan = _plan(self)
         result = pl.repeat(None, batch.height, dtype=pl.String, eager=True).alias(REASON)
-        rows = batch.select(plan.rejected).to_series().arg_true()
+        rows = collect_column(batch, plan.rejected).arg_true()
         if len(rows) == 0:
             return result
         frame = batch.get_column(COMPLETION).gather(rows).to_frame()
@@ -255,9 +255,9 @@ class NumbersFormat(RuleFilter):
         reasons: list[pl.Series] = []
         # Well-formed lists the fast path refused have too many numbers, else one out of range;
         # the count is checked only on those lists, not on every refused row.
-        listed = frame.select(plan.listed).to_series()
+        listed = collect_column(frame, plan.listed)
         if listed.any():
-            few = frame.filter(listed).select(plan.few).to_series()
+            few = collect_column(frame.filter(listed), plan.few)
             decided.append(rows.filter(listed))
             reasons.append(pl.Series(REASON, [TOO_MANY, OUT_OF_RANGE]).gather(few.cast(pl.UInt32)))
             rows, frame = rows.filter(~listed), frame.filter(~listed)
