@@ -146,9 +146,14 @@ def calibration_section(corpora, names, args, log) -> dict[str, Any]:
     return summary
 
 
-def calibration_table(calibration: dict[str, Any]) -> list[str]:
-    """`calibration_section`'s summary as Markdown table lines, one row per detector."""
+def calibration_markdown(calibration: dict[str, Any], source: str) -> list[str]:
+    """`calibration_section`'s summary as a Markdown section, one table row per detector;
+    `source` says where the null pairs came from."""
+    first = next(iter(calibration.values()))
     lines = [
+        f"## Calibration ({first['null_pairs']} null pairs, {first['rows_per_side']} rows per "
+        f"side, source: {source})",
+        "",
         "| detector | KS statistic | KS p | FPR at 0.05 | 95% CI (Clopper-Pearson) | mean p |",
         "|---|---|---|---|---|---|",
     ]
@@ -158,7 +163,7 @@ def calibration_table(calibration: dict[str, Any]) -> list[str]:
             f"{c['fpr_at_0.05']:.3f} | {c['fpr_ci95'][0]:.3f}-{c['fpr_ci95'][1]:.3f} | "
             f"{c['mean_p']:.3f} |"
         )
-    return lines
+    return [*lines, ""]
 
 
 def timing_section(corpora, names, args, log) -> dict[str, Any]:
@@ -198,15 +203,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     if report.get("calibration"):
-        cal = report["calibration"]
-        first = next(iter(cal.values()))
-        lines += [
-            f"## Calibration ({first['null_pairs']} null pairs, {first['rows_per_side']} rows per "
-            f"side, source: {report['calibration_source']})",
-            "",
-            *calibration_table(cal),
-            "",
-        ]
+        lines += calibration_markdown(report["calibration"], report["calibration_source"])
     if report.get("power"):
         for size in sorted({r["size"] for r in report["power"]}, reverse=True):
             rows = [r for r in report["power"] if r["size"] == size]

@@ -161,22 +161,14 @@ def _best_of(repeats: int, run: Callable[[], object]) -> tuple[float, float]:
     return wall, cpu
 
 
-def _paired_best_of(
-    repeats: int, run: Callable[[], object], baseline: Callable[[], object]
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """`_best_of` for `run` and `baseline`, alternating them within each repeat.
-
-    A ratio of two timings taken minutes apart picks up whatever the shared machine did in
-    between; taking both in the same stretch of time keeps the ratio about the code.
-    """
-    timed, base = _interleaved_best_of(repeats, [run, baseline])
-    return timed, base
-
-
 def _interleaved_best_of(
     repeats: int, runs: list[Callable[[], object]]
 ) -> list[tuple[float, float]]:
-    """Best (wall, CPU) seconds of each of `runs`, taking one of each in turn per repeat."""
+    """Best (wall, CPU) seconds of each of `runs`, taking one of each in turn per repeat.
+
+    A ratio of two timings taken minutes apart picks up whatever the shared machine did in
+    between; taking them in the same stretch of time keeps the ratio about the code.
+    """
     best = [(float("inf"), float("inf")) for _ in runs]
     for _ in range(repeats):
         for i, run in enumerate(runs):
@@ -301,7 +293,7 @@ def _numbers_format_detail(
             for _ in FilterPipeline([filter_]).run(batches):
                 pass
 
-        (wall, cpu), (bare_wall, bare_cpu) = _paired_best_of(repeats, run, bare_scan)
+        (wall, cpu), (bare_wall, bare_cpu) = _interleaved_best_of(repeats, [run, bare_scan])
         scale = corpus.height / frame.height  # compare per row with the bare scan of all rows
         detail.append(
             {
@@ -439,8 +431,8 @@ def _markdown(result: dict, command: str) -> str:
             f"| {r['bare_scan_rows_per_s']:,} ({cpu['bare_scan_rows_per_s']:,}) "
             f"| {r['bare_scan_over_pipeline']}x ({cpu['bare_scan_over_pipeline']}x) "
             f"| {r['disagreements_with_python']} "
-            f"| {r.get('bare_scan_all_cores_rows_per_s', 0):,} "
-            f"| {r.get('all_cores_bare_scan_over_pipeline', '-')}x |"
+            f"| {r['bare_scan_all_cores_rows_per_s']:,} "
+            f"| {r['all_cores_bare_scan_over_pipeline']}x |"
         )
     lines += [
         "",

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.detector_leaderboard import ALPHA, calibration_table, write_atomic
+from benchmarks.detector_leaderboard import ALPHA, calibration_markdown, write_atomic
 
 #: Fewer null pairs than this make an empirical 5% threshold meaningless.
 MIN_NULLS_FOR_THRESHOLD = 20
@@ -198,14 +198,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("")
     if report.get("calibration"):
         cal = report["calibration"]
-        first = next(iter(cal.values()))
-        lines += [
-            f"## Calibration ({first['null_pairs']} null pairs of lab control halves, "
-            f"{first['rows_per_side']} rows per side)",
-            "",
-            *calibration_table(cal),
-            "",
-        ]
+        lines += calibration_markdown(cal, "lab control halves")
         skipped = [name for name in report["detectors"] if _calibration_of(cal, name) is None]
         if skipped:
             lines.append(
