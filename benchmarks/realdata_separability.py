@@ -40,7 +40,13 @@ from sklearn.metrics import roc_auc_score
 from benchmarks.detector_leaderboard import OUT, REALDATA, halves, load_corpora, write_atomic
 from detectors._numbers import number_counts, number_lists
 from detectors._permutation import p_value, standardized, sum_statistic_null
-from detectors.format_features import format_features, prompt_covariates, residualize
+from detectors.format_features import (
+    format_features,
+    hotelling_null,
+    prompt_covariates,
+    residualize,
+    standardize,
+)
 
 RELATIVE_FEATURES = (
     "within_5_of_same_position",
@@ -85,23 +91,6 @@ def relative_features(frame: pl.DataFrame) -> np.ndarray:
     return out
 
 
-def hotelling_null(pooled: np.ndarray, n_ref: int, permutations: int, seed: int):
-    """Observed and permutation-null T^2 of whitened, centred rows (reference rows first)."""
-    std = pooled.std(axis=0)
-    keep = std > 1e-12
-    standard = (pooled[:, keep] - pooled[:, keep].mean(axis=0)) / std[keep]
-    cov = np.cov(standard, rowvar=False) + 1e-3 * np.eye(standard.shape[1])
-    white = standard @ np.linalg.cholesky(np.linalg.inv(cov))
-    n_sus = pooled.shape[0] - n_ref
-    scale = n_ref * n_sus / pooled.shape[0]
-
-    def t2(sums: np.ndarray) -> np.ndarray:
-        diff = sums / n_sus + sums / n_ref
-        return scale * np.sum(diff**2, axis=0)
-
-    return sum_statistic_null(white, n_ref, t2, permutations, seed)
-
-
 def sparse_numbers(reference: pl.DataFrame, suspect: pl.DataFrame, permutations: int, seed: int):
     counts = np.asarray(
         number_counts(pl.concat([reference["completion"], suspect["completion"]])).todense()
@@ -124,7 +113,8 @@ def prompt_relative(reference, suspect, permutations: int, seed: int):
     pooled = residualize(
         pooled, prompt_covariates(pl.concat([reference["prompt"], suspect["prompt"]]))
     )
-    return hotelling_null(pooled, reference.height, permutations, seed)
+    standard, _ = standardize(pooled)
+    return hotelling_null(standard, reference.height, 1e-3, permutations, seed)
 
 
 def boosted_classifier(reference, suspect, permutations: int, seed: int):

@@ -161,6 +161,36 @@ def residualize(features: np.ndarray, covariates: np.ndarray, ridge: float = 10.
     return centred - c @ np.linalg.solve(gram, c.T @ centred)
 
 
+def standardize(pooled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the non-constant columns centred and scaled to unit variance, which columns those are)."""
+    mean = pooled.mean(axis=0)
+    std = pooled.std(axis=0)
+    keep = std > 1e-9 * (1 + np.abs(mean))
+    return (pooled[:, keep] - mean[keep]) / std[keep], keep
+
+
+def hotelling_null(
+    standard: np.ndarray, n_reference: int, ridge: float, n_permutations: int, seed: int
+) -> tuple[float, np.ndarray]:
+    """Observed and row-permutation-null Hotelling T^2 of standardized rows, reference first.
+
+    Whitened with the pooled (label-free) covariance plus `ridge`: permutation-invariant, so
+    T^2 of every permutation is a squared norm of whitened group-mean differences.
+    """
+    k = standard.shape[1]
+    cov = np.cov(standard, rowvar=False).reshape(k, k) + ridge * np.eye(k)
+    white = standard @ np.linalg.cholesky(np.linalg.inv(cov))
+    n_suspect = standard.shape[0] - n_reference
+    scale = n_reference * n_suspect / standard.shape[0]
+
+    def t2(sums: np.ndarray) -> np.ndarray:
+        # pooled rows are centred, so reference sums = -suspect sums
+        diff = sums / n_suspect + sums / n_reference
+        return scale * np.sum(diff**2, axis=0)
+
+    return sum_statistic_null(white, n_reference, t2, n_permutations, seed)
+
+
 @register
 class FormatFeatures(Detector):
     """Hotelling's T^2 over per-row layout and digit features, with a row permutation p-value."""
@@ -199,27 +229,11 @@ class FormatFeatures(Detector):
         if self.adjust_for_prompt:
             prompts = pl.concat([self.reference_prompts_, frame["prompt"]])
             pooled = residualize(pooled, prompt_covariates(prompts))
-        n = n_ref + n_sus
-        # Whiten with the pooled (label-free) covariance: permutation-invariant, so T^2 of every
-        # permutation is a squared norm of whitened group-mean differences.
-        mean = pooled.mean(axis=0)
-        std = pooled.std(axis=0)
-        keep = std > 1e-9 * (1 + np.abs(mean))
+        standard, keep = standardize(pooled)
         if not keep.any():
             return self._nothing_to_compare("every feature is constant across both corpora")
-        standard = (pooled[:, keep] - mean[keep]) / std[keep]
-        cov = np.cov(standard, rowvar=False).reshape(keep.sum(), keep.sum())
-        cov += self.ridge * np.eye(cov.shape[0])
-        whitener = np.linalg.cholesky(np.linalg.inv(cov))
-        white = standard @ whitener
-        scale = n_ref * n_sus / n
-
-        def t2(sums: np.ndarray) -> np.ndarray:
-            # pooled rows are centred, so reference sums = -suspect sums
-            diff = sums / n_sus + sums / n_ref
-            return scale * np.sum(diff**2, axis=0)
-
-        observed, null = sum_statistic_null(white, n_ref, t2, self.n_permutations, self.seed)
+        observed, null = hotelling_null(standard, n_ref, self.ridge, self.n_permutations, self.seed)
+        scale = n_ref * n_sus / (n_ref + n_sus)
         z = (standard[n_ref:].mean(axis=0) - standard[:n_ref].mean(axis=0)) / np.sqrt(
             1 / n_ref + 1 / n_sus
         )
