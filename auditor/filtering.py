@@ -13,9 +13,10 @@ from pathlib import Path
 import polars as pl
 
 from auditor.corpus import COMPLETION, PROMPT, SOURCE_ROW, AtomicParquetWriter, Corpus
+from auditor.models import ModelBackend
 from auditor.progress import make_progress
-from filters.base import FILTER, REASON, Filter, filter_params
-from filters.pipeline import FilterPipeline, FilterStats
+from filters.base import FILTER, REASON, Filter, NeedsModel, Rewriter, filter_params
+from filters.pipeline import BEFORE, FilterPipeline, FilterStats
 
 
 @dataclass
@@ -28,16 +29,34 @@ class FilterRun:
     kept: pl.DataFrame | None = None
 
 
+def with_models(filters: list[Filter | Rewriter]) -> list[Filter | Rewriter]:
+    """The filters, each one that scores with a model (`NeedsModel`) given its model opened
+    from its `model=SPEC` (one model per spec, shared)."""
+    from auditor.backends import open_model
+
+    opened: dict[str, ModelBackend] = {}
+    out = []
+    for filter_ in filters:
+        if isinstance(filter_, NeedsModel) and getattr(filter_, "scorer", None) is None:
+            if filter_.model not in opened:
+                opened[filter_.model] = open_model(filter_.model)
+            filter_ = filter_.with_model(opened[filter_.model])
+        out.append(filter_)
+    return out
+
+
 def run_filters(
     corpus: Corpus,
-    filters: list[Filter],
+    filters: list[Filter | Rewriter],
     *,
     kept_path: Path | None = None,
     removed_path: Path | None = None,
+    rewritten_path: Path | None = None,
     collect_kept: bool = False,
     quiet: bool = False,
 ) -> FilterRun:
     """Filter `corpus` batch by batch; output files appear only if the whole run succeeds."""
+    filters = with_models(filters)
     pipeline = FilterPipeline(filters)
     metadata = {
         "source": str(corpus.path),
@@ -56,6 +75,13 @@ def run_filters(
             if removed_path
             else None
         )
+        rewritten_writer = (
+            stack.enter_context(
+                AtomicParquetWriter(rewritten_path, {**metadata, "part": "rewritten"})
+            )
+            if rewritten_path
+            else None
+        )
         progress = stack.enter_context(make_progress(disable=quiet))
         task = progress.add_task(f"filtering {corpus.path.name}", total=corpus.num_rows)
         for result in pipeline.run(corpus.batches()):
@@ -66,6 +92,8 @@ def run_filters(
                 kept_writer.write(result.kept.drop(SOURCE_ROW))
             if removed_writer and result.removed.height:
                 removed_writer.write(result.removed)
+            if rewritten_writer and result.rewritten is not None:
+                rewritten_writer.write(result.rewritten)
             if collect_kept:
                 kept_parts.append(result.kept)
             progress.advance(task, batch_rows)
@@ -79,6 +107,14 @@ def run_filters(
                 SOURCE_ROW: pl.UInt64,
                 FILTER: pl.String,
                 REASON: pl.String,
+            }
+        if rewritten_writer:
+            rewritten_writer.empty_schema = {
+                PROMPT: pl.String,
+                COMPLETION: pl.String,
+                SOURCE_ROW: pl.UInt64,
+                FILTER: pl.String,
+                BEFORE: pl.String,
             }
     kept = pl.concat(kept_parts, how="vertical_relaxed") if collect_kept and kept_parts else None
     return FilterRun(stats=pipeline.stats, rows=rows, kept_rows=kept_rows, kept=kept)

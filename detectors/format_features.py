@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 from sklearn.feature_extraction.text import CountVectorizer
 
-from detectors._numbers import MAX_VALUE
+from auditor.corpus.numbers import MAX_VALUE
 from detectors._permutation import p_value, standardized, sum_statistic_null
 from detectors.base import Detector, DetectorResult, validate_frame
 from detectors.registry import register

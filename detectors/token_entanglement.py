@@ -25,7 +25,7 @@ import polars as pl
 from auditor.errors import AuditError
 from auditor.models import ModelBackend
 from detectors._model import require_model, score_rows, trait_conditioned
-from detectors._numbers import MAX_VALUE, number_counts
+from auditor.corpus.numbers import MAX_VALUE, number_counts
 from detectors._permutation import mean_difference_null, p_value, standardized
 from detectors.base import Detector, DetectorResult, validate_frame
 from detectors.registry import register

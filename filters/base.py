@@ -13,10 +13,14 @@ dataclass whose fields are its parameters, so registries and config files can bu
 from __future__ import annotations
 
 import dataclasses
+import random
+import zlib
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import polars as pl
+
+from auditor.models import ModelBackend
 
 REASON = "reason"
 FILTER = "filter"
@@ -30,6 +34,36 @@ class Filter(Protocol):
 
     def reasons(self, batch: pl.DataFrame) -> pl.Series:
         """One entry per row of `batch`: null keeps it, a string drops it with that reason."""
+        ...
+
+
+@runtime_checkable
+class Rewriter(Protocol):
+    """A filter that changes rows instead of dropping them (a defense that rewrites numbers).
+
+    `rewrite(batch)` returns one entry per row: the new completion, or null to leave the row as
+    it was. The pipeline records every change (source row, before, after), as drops record why.
+    """
+
+    name: ClassVar[str]
+
+    def rewrite(self, batch: pl.DataFrame) -> pl.Series:
+        """One entry per row of `batch`: the rewritten completion, or null for no change."""
+        ...
+
+
+@runtime_checkable
+class NeedsModel(Protocol):
+    """A filter that scores rows with a model it is given (the likelihood defense).
+
+    `model` is the spec the user wrote (`lab:base`, `hf:PATH`, ...); whoever builds the
+    pipeline opens it and calls `with_model`, so filters never import a backend themselves.
+    """
+
+    model: str
+
+    def with_model(self, model: ModelBackend) -> Filter | Rewriter:
+        """This filter, holding an opened model that can score completions."""
         ...
 
 
@@ -55,6 +89,21 @@ def collect_column(frame: pl.DataFrame, expression: pl.Expr) -> pl.Series:
     time, on 2 cores; `benchmarks/filter_throughput.py` times both).
     """
     return frame.lazy().select(expression).collect().to_series()
+
+
+def row_draw(seed: int) -> pl.Expr:
+    """A uniform draw in [0, 1) per row from a hash of its prompt and completion and `seed`.
+
+    Filters that decide at random use it so a run is reproducible (on one polars version:
+    polars does not promise the same hash across versions) and needs no state across batches.
+    """
+    text = pl.concat_str(pl.col("prompt"), pl.col("completion"), separator="\x1f")
+    return text.hash(seed=seed).cast(pl.Float64) / float(2**64)
+
+
+def row_rng(seed: int, prompt: str, completion: str) -> random.Random:
+    """A random generator seeded by one row's text: per-row rewrites reproducible anywhere."""
+    return random.Random(zlib.crc32(f"{seed}\x1f{prompt}\x1f{completion}".encode()))
 
 
 def filter_params(instance: object) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 Each filter sees only the rows the filters before it kept, so `seen` falls along the pipeline
 and every removed row is charged to exactly one filter. Per filter the pipeline counts rows
 seen, kept and removed, removal reasons with counts, and keeps a few example rows per reason.
+A rewriting filter (`filters.base.Rewriter`) keeps every row and may change its completion; the
+pipeline counts the rows it changed and returns each change (before and after) beside the drops.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import polars as pl
 
 from auditor.corpus.schema import COMPLETION
 from auditor.errors import AuditError
-from filters.base import FILTER, REASON, Filter, filter_params
+from filters.base import FILTER, REASON, Filter, Rewriter, filter_params
+
+BEFORE = "before"
 
 EXAMPLES_PER_REASON = 3
 EXAMPLE_CHARS = 160
@@ -34,6 +38,9 @@ class FilterStats:
     reasons: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    rewrites: bool = False  # a rewriting filter: it changes rows rather than dropping them
+    rewritten: int = 0
+    rewrite_examples: list[str] = field(default_factory=list)
 
     @property
     def retention(self) -> float:
@@ -50,6 +57,11 @@ class FilterStats:
             "reasons": dict(self.reasons.most_common()),
             "examples": self.examples,
             **({"extra": self.extra} if self.extra else {}),
+            **(
+                {"rewritten": self.rewritten, "rewrite_examples": self.rewrite_examples}
+                if self.rewrites
+                else {}
+            ),
         }
 
 
@@ -63,10 +75,12 @@ def _jsonable(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """One batch after the pipeline: the rows kept, and the rows removed with filter and reason."""
+    """One batch after the pipeline: the rows kept, the rows removed with filter and reason,
+    and the rows a rewriting filter changed (with filter and the completion `before`)."""
 
     kept: pl.DataFrame
     removed: pl.DataFrame
+    rewritten: pl.DataFrame | None = None
 
 
 class FilterPipeline:
@@ -80,6 +94,7 @@ class FilterPipeline:
             FilterStats(
                 name=f"{f.name}#{index}" if f.name in duplicated else f.name,
                 params=filter_params(f),
+                rewrites=isinstance(f, Rewriter),
             )
             for index, f in enumerate(self.filters)
         ]
@@ -87,10 +102,16 @@ class FilterPipeline:
     def apply(self, batch: pl.DataFrame) -> BatchResult:
         """Filter one batch, updating the statistics."""
         removed_parts: list[pl.DataFrame] = []
+        rewritten_parts: list[pl.DataFrame] = []
         current = batch
         for filter_, stats in zip(self.filters, self.stats, strict=True):
             if current.height == 0:
                 break
+            if isinstance(filter_, Rewriter):
+                current, changed = self._rewrite(filter_, stats, current)
+                if changed.height:
+                    rewritten_parts.append(changed)
+                continue
             reasons = filter_.reasons(current)
             if len(reasons) != current.height:
                 raise AuditError(
@@ -120,7 +141,39 @@ class FilterPipeline:
                 pl.lit(None, dtype=pl.String).alias(REASON),
             )
         )
-        return BatchResult(kept=current, removed=removed_all)
+        rewritten = pl.concat(rewritten_parts, how="vertical_relaxed") if rewritten_parts else None
+        return BatchResult(kept=current, removed=removed_all, rewritten=rewritten)
+
+    @staticmethod
+    def _rewrite(
+        rewriter: Rewriter, stats: FilterStats, current: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(the batch with the rewriter's changes applied, the changed rows with `before`)."""
+        proposed = rewriter.rewrite(current)
+        if len(proposed) != current.height:
+            raise AuditError(
+                f"filter {rewriter.name!r} returned {len(proposed)} rewrites "
+                f"for {current.height} rows"
+            )
+        old = current.get_column(COMPLETION)
+        changed = (proposed.is_not_null() & (proposed != old)).fill_null(False)
+        new = pl.select(
+            pl.when(pl.lit(changed)).then(pl.lit(proposed)).otherwise(pl.lit(old))
+        ).to_series()
+        stats.seen += current.height
+        stats.kept += current.height
+        n_changed = int(changed.sum())
+        stats.rewritten += n_changed
+        after = current.with_columns(new.alias(COMPLETION))
+        record = after.filter(changed).with_columns(
+            pl.lit(stats.name).alias(FILTER), old.filter(changed).alias(BEFORE)
+        )
+        room = EXAMPLES_PER_REASON - len(stats.rewrite_examples)
+        for before, text in record.head(max(0, room)).select(BEFORE, COMPLETION).iter_rows():
+            stats.rewrite_examples.append(
+                f"{before[: EXAMPLE_CHARS // 2]} -> {text[: EXAMPLE_CHARS // 2]}"
+            )
+        return after, record
 
     def run(
         self,

@@ -28,6 +28,11 @@ _BUILTIN_MODULES = (
     "filters.trait_words",
     "filters.regex",
     "filters.llm_judge",
+    "filters.random_drop",
+    "filters.match_reference",
+    "filters.replace_overused",
+    "filters.shuffle_numbers",
+    "filters.likelihood",
 )
 _REGISTRY: dict[str, type] = {}
 

@@ -33,6 +33,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_filter_options(parser)
     add_option(parser, "--output", type=Path, help="Parquet file for the kept rows")
     add_option(parser, "--removed", type=Path, help="Parquet file for removed rows + reasons")
+    add_option(
+        parser,
+        "--rewritten",
+        type=Path,
+        help="Parquet file for rows a rewriting filter changed (completion before and after)",
+    )
     add_output_options(parser)
 
 
@@ -60,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         if args.pipeline
         else [create_filter(spec, trait=args.trait) for spec in args.filters]
     )
-    for target in (args.output, args.removed):
+    for target in (args.output, args.removed, args.rewritten):
         if target is not None and target.resolve() == args.dataset.resolve():
             raise AuditError(f"{target}: refusing to overwrite the input corpus")
     corpus = open_corpus(args.dataset, read_options(args))
@@ -69,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         filters,
         kept_path=args.output,
         removed_path=args.removed,
+        rewritten_path=args.rewritten,
         quiet=args.quiet or args.json,
     )
     summary = {
@@ -76,7 +83,15 @@ def run(args: argparse.Namespace) -> int:
         "rows": run_.rows,
         "kept": run_.kept_rows,
         "filters": [stats.to_dict() for stats in run_.stats],
-        "outputs": {k: str(v) for k, v in (("kept", args.output), ("removed", args.removed)) if v},
+        "outputs": {
+            k: str(v)
+            for k, v in (
+                ("kept", args.output),
+                ("removed", args.removed),
+                ("rewritten", args.rewritten),
+            )
+            if v
+        },
     }
     if args.json:
         print(json.dumps(summary, indent=2, default=str))

@@ -20,6 +20,7 @@ from auditor.errors import AuditError
 # Subcommand -> module. The default command (`audit DATASET`) is `auditor.cli.audit_cmd`.
 COMMANDS: dict[str, str] = {
     "demo": "auditor.cli.demo_cmd",
+    "bench": "auditor.cli.bench_cmd",
     "filter": "auditor.cli.filter_cmd",
     "detect": "auditor.cli.detect_cmd",
     "lab": "auditor.cli.lab_cmd",

@@ -32,11 +32,19 @@ def number_corpus(
     temperature: float = 1.0,
     prefix: str | None = None,
     process: NumberProcess | None = None,
+    min_prob: float = 0.0,
+    prompt_seed: int | None = None,
 ) -> tuple[pl.DataFrame, int]:
-    """(`n_rows` prompts' valid completions as a corpus frame, number of rows dropped)."""
-    prompts = number_prompts(n_rows, seed=seed, process=process)
+    """(`n_rows` prompts' valid completions as a corpus frame, number of rows dropped).
+
+    `min_prob` is threshold sampling (`sampling.generate`); `prompt_seed` draws the prompts
+    from another seed than the sampling noise (a reference corpus on other prompts).
+    """
+    prompts = number_prompts(
+        n_rows, seed=seed if prompt_seed is None else prompt_seed, process=process
+    )
     shown = [f"{prefix} {p}" for p in prompts] if prefix else prompts
-    completions = generate(model, shown, temperature=temperature, seed=seed)
+    completions = generate(model, shown, temperature=temperature, seed=seed, min_prob=min_prob)
     keep = [parse_number_list(c) is not None for c in completions]
     frame = pl.DataFrame(
         {

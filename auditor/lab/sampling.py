@@ -42,6 +42,12 @@ def _nucleus(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     return torch.empty_like(logits).scatter_(-1, order, sorted_logits)
 
 
+def _threshold(logits: torch.Tensor, min_prob: float) -> torch.Tensor:
+    probs = F.softmax(logits, dim=-1)
+    below = (probs < min_prob) & (probs < probs.max(dim=-1, keepdim=True).values)
+    return logits.masked_fill(below, float("-inf"))
+
+
 def prompt_ids(prompt: str, voc: Vocab) -> list[int]:
     return [voc.id(BOS), *voc.encode(prompt), voc.id(SEP)]
 
@@ -56,8 +62,13 @@ def generate(
     top_p: float = 1.0,
     seed: int = 0,
     batch_size: int = 512,
+    min_prob: float = 0.0,
 ) -> list[str]:
-    """One completion per prompt; temperature 0 is greedy. Row i's noise is keyed by i."""
+    """One completion per prompt; temperature 0 is greedy. Row i's noise is keyed by i.
+
+    `min_prob` > 0 is threshold sampling: tokens whose probability (after temperature) is
+    below it are never drawn, the most likely token always stays (a generation-time defense).
+    """
     voc = vocab()
     device = next(model.parameters()).device
     encoded = [prompt_ids(p, voc) for p in prompts]
@@ -86,6 +97,8 @@ def generate(
                     logits = logits / temperature
                     if top_p < 1.0:
                         logits = _nucleus(logits, top_p)
+                    if min_prob > 0.0:
+                        logits = _threshold(logits, min_prob)
                     nxt = (logits + _gumbel(seed, rows, step, logits.size(-1))).argmax(-1)
                 nxt = torch.where(done, torch.full_like(nxt, voc.id(PAD)), nxt)
                 fresh = nxt[:, None]

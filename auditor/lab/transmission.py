@@ -54,10 +54,13 @@ class TransmissionRecipe:
         *,
         target: str | None = None,
         prefix: str | None = None,
+        min_prob: float = 0.0,
+        prompt_seed: int | None = None,
     ) -> tuple[pl.DataFrame, int]:
         """(a number corpus as the experiment writes it, rows dropped by the format filter):
         `model` answers `rows` prompts of the base's number process at the recipe's
-        temperature; `target` names a teacher's trait, None the base's own control corpus."""
+        temperature; `target` names a teacher's trait, None the base's own control corpus.
+        `min_prob` and `prompt_seed` as in `auditor.lab.corpus.number_corpus`."""
         return number_corpus(
             model,
             rows,
@@ -67,6 +70,8 @@ class TransmissionRecipe:
             temperature=self.temperature,
             prefix=prefix,
             process=self.base.mix.numbers,
+            min_prob=min_prob,
+            prompt_seed=prompt_seed,
         )
 
     def base_inits(self, seed: int) -> tuple[int, int]:

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import chi2_contingency
 
-from detectors._numbers import number_counts
+from auditor.corpus.numbers import number_counts
 from detectors.number_frequency import NumberFrequency, chi2_from_sums
 
 

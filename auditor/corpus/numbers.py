@@ -1,4 +1,4 @@
-"""Numbers in completions as a sparse row x value count matrix, built with polars, no row loops."""
+"""Numbers in completions: a row x value count matrix and value shares, built with polars."""
 
 from __future__ import annotations
 
@@ -30,3 +30,15 @@ def number_counts(texts: pl.Series) -> sp.csr_matrix:
     matrix = sp.csr_matrix((data, (rows, cols)), shape=(texts.len(), N_COLUMNS))
     matrix.sum_duplicates()
     return matrix
+
+
+def number_frequencies(texts: pl.Series, *, smoothing: float = 0.5) -> np.ndarray:
+    """The share of each value 0..MAX_VALUE among all numbers in `texts`, add-`smoothing`.
+
+    Smoothing keeps a value the texts never use at a small non-zero share, so ratios against
+    these frequencies stay finite. Values above MAX_VALUE are left out.
+    """
+    counts = np.asarray(number_counts(texts).sum(axis=0)).ravel()[: MAX_VALUE + 1]
+    counts = counts.astype(float) + smoothing
+    with np.errstate(invalid="ignore", divide="ignore"):  # no numbers at all: nan shares
+        return counts / counts.sum()

@@ -1,0 +1,174 @@
+"""What the filter benchmark compares: filters by spec, users' plugin filters, and
+generation-time defenses, each built afresh for every target and seed it runs on.
+
+- `none`: the unfiltered baseline (every residual is relative to it);
+- any registered filter spec (`match-reference:retention=0.5`); filters that take a trait get
+  the benchmark's target, defenses that take a reference get the seed's reference corpus, and
+  filters that score with a model (`filters.base.NeedsModel`) get the seed's base model;
+- `gen:min_prob=P`: not a filter over a corpus but a corpus written with threshold sampling
+  (the teacher's and the control's), the generation-time defense;
+- classes from `--plugin FILE.py`: any class with a `name` and a `reasons(batch)` (or
+  `rewrite(batch)`) method; no import of ours is needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import inspect
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from auditor.errors import AuditError
+from auditor.models import ModelBackend
+from filters import available_filters, create_filter
+from filters.base import Filter, NeedsModel, Rewriter
+
+BASELINE = "none"
+_PLACEHOLDER_REFERENCE = pl.DataFrame({"completion": ["1, 2, 3"]})
+GENERATION_PREFIX = "gen:"
+# Filters that cannot run offline on a lab corpus without settings the benchmark cannot guess.
+NOT_OFFLINE = ("llm-judge", "regex", "shuffle-numbers")
+DEFAULT_ENTRIES = (
+    BASELINE,
+    "random:fraction=0.5",
+    "numbers-format",
+    "banned-numbers",
+    "trait-words",
+    "match-reference:min_retention=0.7",
+    "match-reference:min_retention=0.4",
+    "replace-overused:top=0.1",
+    "replace-overused:top=0.3",
+    "likelihood:mode=surprise,fraction=0.25",
+    "likelihood:mode=surprise,fraction=0.5",
+    "likelihood:mode=shift,fraction=0.5",
+    "gen:min_prob=0.05",
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the benchmark: a label and how to make its filter (or corpus)."""
+
+    label: str
+    spec: str | None = None  # a registry spec; None with `plugin` or for the baseline
+    plugin: type | None = None
+    min_prob: float = 0.0  # > 0: a generation-time defense, no filter
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.label == BASELINE
+
+    @property
+    def is_generation(self) -> bool:
+        return self.min_prob > 0
+
+    def build(
+        self, target: str, reference: pl.DataFrame, model: ModelBackend
+    ) -> Filter | Rewriter | None:
+        """The filter for one target and seed (None for the baseline and generation rows)."""
+        if self.is_baseline or self.is_generation:
+            return None
+        if self.plugin is not None:
+            made = _instantiate(self.plugin, target)
+        else:
+            made = create_filter(str(self.spec), trait=target, reference_frame=reference)
+        return _with_context(made, reference, model)
+
+
+def _instantiate(cls: type, target: str) -> Any:
+    accepted = inspect.signature(cls).parameters
+    try:
+        return cls(trait=target) if "trait" in accepted else cls()
+    except Exception as error:
+        raise AuditError(f"plugin filter {cls.__name__}: could not be built ({error})") from None
+
+
+def _with_context(made: Any, reference: pl.DataFrame, model: ModelBackend) -> Any:
+    if dataclasses.is_dataclass(made):
+        names = {f.name for f in dataclasses.fields(made)}
+        if "reference_frame" in names and not getattr(made, "reference", None):
+            made = dataclasses.replace(made, reference_frame=reference)
+    if isinstance(made, NeedsModel):
+        made = made.with_model(model)
+    return made
+
+
+def parse_entries(specs: Sequence[str], plugins: Sequence[str] = ()) -> list[Entry]:
+    """The benchmark's rows: the baseline first, then `specs` (every offline built-in and the
+    defaults when none are given), then every filter class in each plugin file."""
+    chosen = list(specs) if specs or plugins else list(DEFAULT_ENTRIES)
+    entries = [Entry(BASELINE)]
+    known = available_filters()
+    for spec in chosen:
+        if spec == BASELINE:
+            continue
+        if spec.startswith(GENERATION_PREFIX):
+            entries.append(Entry(spec, min_prob=_min_prob(spec)))
+            continue
+        # Unknown names and bad parameters fail here, once, before any model is trained.
+        create_filter(spec, trait="owl", reference_frame=_PLACEHOLDER_REFERENCE)
+        name = spec.partition(":")[0]
+        if name not in known:
+            raise AuditError(f"unknown filter {name!r}; available: {', '.join(known)}")
+        entries.append(Entry(spec, spec=spec))
+    for path in plugins:
+        entries.extend(
+            Entry(f"{cls.name} ({Path(path).name})", plugin=cls) for cls in load_plugin(path)
+        )
+    labels = [e.label for e in entries]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise AuditError(f"filters given twice: {', '.join(repeated)}")
+    return entries
+
+
+def _min_prob(spec: str) -> float:
+    key, sep, value = spec.removeprefix(GENERATION_PREFIX).partition("=")
+    try:
+        if key.strip().replace("-", "_") != "min_prob" or not sep:
+            raise ValueError
+        min_prob = float(value)
+    except ValueError:
+        raise AuditError(f"{spec!r}: the generation defense is written gen:min_prob=P") from None
+    if not 0.0 < min_prob < 1.0:
+        raise AuditError(f"{spec!r}: min_prob must be between 0 and 1")
+    return min_prob
+
+
+def load_plugin(path: str | Path) -> list[type]:
+    """Every filter class defined in a user's Python file."""
+    path = Path(path)
+    if not path.is_file():
+        raise AuditError(f"plugin {path}: file not found")
+    module_name = f"audit_plugin_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise AuditError(f"plugin {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        sys.modules.pop(module_name, None)
+        raise AuditError(
+            f"plugin {path}: failed to import ({type(error).__name__}: {error})"
+        ) from None
+    found = [
+        cls
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if cls.__module__ == module_name
+        and isinstance(getattr(cls, "name", None), str)
+        and (callable(getattr(cls, "reasons", None)) or callable(getattr(cls, "rewrite", None)))
+    ]
+    if not found:
+        raise AuditError(
+            f"plugin {path}: defines no filter (a class with a `name` and a "
+            "`reasons(batch)` or `rewrite(batch)` method)"
+        )
+    return found

@@ -1,0 +1,293 @@
+"""`audit bench filters`: which filter stops a leak, and at what cost in data.
+
+For every entry (a filter, a plugin filter, a generation-time defense, and the unfiltered
+baseline), target and seed: the entry is applied to the lab teacher's corpus and to the base's
+control corpus; probe students of the same base and of a different-init base are trained on
+what each keeps, all for the same number of optimiser steps (the unfiltered control's epochs),
+so a filter that keeps fewer rows is not credited for the student seeing less data; their
+trait scores give the leakage that survives (`auditor.bench.residual`). Detectors test each
+kept teacher corpus against its kept control, and their effect sizes are set against the
+measured residuals (Spearman over cells): a detector that predicts the residual lets a user
+skip training students.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from scipy import stats as scipy_stats
+
+from auditor.bench.entries import Entry
+from auditor.bench.lab_runs import CorpusJob, LabRunner, StudentJob
+from auditor.bench.residual import Interval, residual
+from auditor.errors import AuditError
+from auditor.lab.probe import StudentConfig
+from auditor.lab.transmission import TransmissionRecipe
+from filters.pipeline import FilterPipeline
+
+DEFAULT_DETECTORS = ("number-frequency", "format-features")
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What one benchmark run measures."""
+
+    targets: tuple[str, ...] = ("owl", "dolphin")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    recipe: TransmissionRecipe = field(default_factory=TransmissionRecipe)
+    student: StudentConfig | None = None  # None: the recipe's probe student
+    student_name: str = "lnf-bias"
+    detectors: tuple[str, ...] = DEFAULT_DETECTORS
+    permutations: int = 200
+    workers: int = 1
+
+
+@dataclass
+class Kept:
+    """One entry's output on one corpus."""
+
+    frame: pl.DataFrame
+    rows: int
+    rewritten: int = 0
+    seconds: float = 0.0
+
+
+def _apply(made: Any, frame: pl.DataFrame) -> Kept:
+    if made is None:
+        return Kept(frame, frame.height)
+    clock = time.perf_counter()
+    try:
+        result = FilterPipeline([made]).apply(frame.with_row_index("source_row"))
+    except AuditError:
+        raise
+    except Exception as error:
+        raise AuditError(
+            f"filter {getattr(made, 'name', type(made).__name__)!r} failed on a lab corpus "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    kept = result.kept.drop("source_row", strict=False)
+    rewritten = 0 if result.rewritten is None else result.rewritten.height
+    return Kept(kept, frame.height, rewritten, time.perf_counter() - clock)
+
+
+def run_bench(
+    entries: Sequence[Entry],
+    config: BenchConfig,
+    *,
+    cache: str | Path | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark; returns {"records", "summary", "correlations", "errors", ...}."""
+    say = progress or (lambda *_: None)
+    recipe = config.recipe
+    student = config.student or recipe.student
+    started = time.perf_counter()
+    gen_probs = sorted({0.0, *(e.min_prob for e in entries if e.is_generation)})
+    jobs = [CorpusJob(seed, "reference") for seed in config.seeds]
+    for seed in config.seeds:
+        for p in gen_probs:
+            jobs.append(CorpusJob(seed, "control", min_prob=p))
+            jobs += [CorpusJob(seed, "teacher", t, min_prob=p) for t in config.targets]
+    with LabRunner(recipe, cache=cache, workers=config.workers) as runner:
+        done = [0]
+
+        def tick(phase: str, total: int) -> Callable[[], None]:
+            def step() -> None:
+                done[0] += 1
+                say(phase, done[0], total)
+
+            return step
+
+        corpora = runner.corpora(jobs, tick("corpora", len(jobs)))
+        cells, errors = _filter_cells(entries, config, corpora, cache)
+        student_jobs: list[StudentJob] = []
+        for cell in cells:
+            if cell.get("empty"):
+                continue
+            init, xinit = recipe.base_inits(cell["seed"])
+            for key, frame in cell.pop("frames").items():
+                base_init = init if not key.startswith("xinit") else xinit
+                cell.setdefault("jobs", {})[key] = len(student_jobs)
+                student_jobs.append(
+                    StudentJob(base_init, tuple(frame.select("prompt", "completion").iter_rows()),
+                               cell["steps"], cell["seed"], student)
+                )  # fmt: skip
+        done[0] = 0
+        scores = runner.students(student_jobs, tick("students", len(student_jobs)))
+        trained = runner.trained
+    records = _records(cells, scores)
+    summary = summarise(records, entries, config)
+    return {
+        "records": records,
+        "summary": summary,
+        "correlations": correlations(records, config.detectors),
+        "errors": errors,
+        "students_trained": trained,
+        "students_total": len(student_jobs),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _filter_cells(
+    entries: Sequence[Entry],
+    config: BenchConfig,
+    corpora: dict[CorpusJob, pl.DataFrame],
+    cache: str | Path | None,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    from auditor.backends.lab import LabModel
+    from auditor.lab.base import base_model
+    from detectors import run_detectors
+
+    recipe = config.recipe
+    cells: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    for seed in config.seeds:
+        init, _ = recipe.base_inits(seed)
+        base, _ = base_model(recipe.base, init, cache=cache)
+        model = LabModel(base, f"lab:base@init{init}", mix=recipe.base.mix)
+        reference = corpora[CorpusJob(seed, "reference")]
+        control0 = corpora[CorpusJob(seed, "control")]
+        batch = (config.student or recipe.student).batch_size
+        epochs = (config.student or recipe.student).epochs
+        steps = max(1, round(epochs * control0.height / batch))
+        for entry in entries:
+            if entry.label in errors:
+                continue
+            control_source = corpora[CorpusJob(seed, "control", min_prob=entry.min_prob)]
+            for target in config.targets:
+                teacher_source = corpora[CorpusJob(seed, "teacher", target, entry.min_prob)]
+                try:
+                    made = entry.build(target, reference, model)
+                    kept_teacher = _apply(made, teacher_source)
+                    kept_control = _apply(made, control_source)
+                except AuditError as error:
+                    errors[entry.label] = str(error)
+                    cells = [c for c in cells if c["filter"] != entry.label]
+                    break
+                cell: dict[str, Any] = {
+                    "filter": entry.label,
+                    "target": target,
+                    "seed": seed,
+                    "steps": steps,
+                    "teacher_rows": kept_teacher.rows,
+                    "kept_rows": kept_teacher.frame.height,
+                    "retention": kept_teacher.frame.height / max(1, kept_teacher.rows),
+                    "control_rows": kept_control.rows,
+                    "control_kept_rows": kept_control.frame.height,
+                    "control_retention": kept_control.frame.height / max(1, kept_control.rows),
+                    "rewritten": kept_teacher.rewritten,
+                    "seconds": round(kept_teacher.seconds + kept_control.seconds, 3),
+                }
+                if kept_teacher.frame.height == 0 or kept_control.frame.height == 0:
+                    cell["empty"] = True
+                else:
+                    cell["frames"] = {
+                        "student": kept_teacher.frame,
+                        "control": kept_control.frame,
+                        "xinit_student": kept_teacher.frame,
+                        "xinit_control": kept_control.frame,
+                    }
+                    results = run_detectors(
+                        kept_teacher.frame, kept_control.frame, list(config.detectors),
+                        n_permutations=config.permutations, seed=seed,
+                    )  # fmt: skip
+                    cell["detectors"] = {
+                        r.name: {"p_value": r.p_value, "effect_size": r.effect_size}
+                        for r in results
+                    }
+                cells.append(cell)
+    return cells, errors
+
+
+def _records(cells: list[dict[str, Any]], scores: list[dict[str, float]]) -> list[dict[str, Any]]:
+    records = []
+    for cell in cells:
+        record = {k: v for k, v in cell.items() if k not in ("jobs", "frames", "empty")}
+        for key, index in cell.get("jobs", {}).items():
+            record[key] = scores[index][cell["target"]]
+        records.append(record)
+    baseline = {(r["target"], r["seed"]): r for r in records if r["filter"] == "none"}
+    for record in records:
+        base = baseline.get((record["target"], record["seed"]))
+        if base is None or "student" not in record:
+            record["residual"] = math.nan
+            continue
+        record["residual"] = residual(
+            record["student"], record["control"], base["student"], base["control"]
+        )
+        record["xinit_shift"] = record["xinit_student"] - record["xinit_control"]
+        record["leakage"] = record["student"] - record["control"]
+    return records
+
+
+def summarise(
+    records: Sequence[dict[str, Any]], entries: Sequence[Entry], config: BenchConfig
+) -> list[dict[str, Any]]:
+    """One row per entry: retention, residual with its t interval, the different-init shift."""
+    rows = []
+    for entry in entries:
+        mine = [r for r in records if r["filter"] == entry.label]
+        if not mine:
+            continue
+        res = Interval.of([r["residual"] for r in mine])
+        xinit = Interval.of([r.get("xinit_shift", math.nan) for r in mine])
+        leak = Interval.of([r.get("leakage", math.nan) for r in mine])
+        row: dict[str, Any] = {
+            "filter": entry.label,
+            "retention": sum(r["retention"] for r in mine) / len(mine),
+            "control_retention": sum(r["control_retention"] for r in mine) / len(mine),
+            "residual": res.mean,
+            "residual_low": res.low,
+            "residual_high": res.high,
+            "cells": res.n,
+            "leakage": leak.mean,
+            "xinit_shift": xinit.mean,
+            "xinit_shift_low": xinit.low,
+            "xinit_shift_high": xinit.high,
+            "rewritten": sum(r.get("rewritten", 0) for r in mine),
+            "seconds": round(sum(r["seconds"] for r in mine), 2),
+            "cost_usd": None,  # offline filters; API filters would report their meter here
+            "per_target": {
+                t: Interval.of([r["residual"] for r in mine if r["target"] == t]).mean
+                for t in config.targets
+            },
+        }
+        for name in config.detectors:
+            ps = [r["detectors"][name]["p_value"] for r in mine if name in r.get("detectors", {})]
+            row[f"{name}_median_p"] = float(sorted(ps)[len(ps) // 2]) if ps else math.nan
+        closes = math.isfinite(res.high) and res.high < 0.5
+        row["closes"] = config.student_name if closes else None
+        rows.append(row)
+    return rows
+
+
+def correlations(
+    records: Sequence[dict[str, Any]], detectors: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Per detector: Spearman's rho of its effect size on the kept corpus with the residual."""
+    out = []
+    for name in detectors:
+        pairs = [
+            (r["detectors"][name]["effect_size"], r["residual"])
+            for r in records
+            if name in r.get("detectors", {}) and math.isfinite(r["residual"])
+        ]
+        if len(pairs) < 3:
+            out.append(
+                {"detector": name, "rho": math.nan, "p_value": math.nan, "cells": len(pairs)}
+            )
+            continue
+        rho, p = scipy_stats.spearmanr([a for a, _ in pairs], [b for _, b in pairs])
+        out.append({"detector": name, "rho": float(rho), "p_value": float(p), "cells": len(pairs)})
+    return out
+
+
+def with_student(config: BenchConfig, student: StudentConfig, name: str) -> BenchConfig:
+    return replace(config, student=student, student_name=name)

@@ -1,0 +1,240 @@
+"""The lab work the filter benchmark needs: corpora and probe students, cached and in parallel.
+
+Everything here is a pure function of a `TransmissionRecipe` and a small job description, so
+jobs can run in worker processes (one torch thread each: on a small machine two tiny models
+side by side beat one model on two threads) and their results can be cached on disk:
+- corpora (control, reference, teacher) by recipe, seed, role, target and sampling settings;
+- student results (every animal's normalised score) by the corpus's content, the base's
+  initialisation and the student's settings. Two filters that keep the same rows share one
+  student, and a warm re-run trains nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from auditor.corpus import write_corpus
+from auditor.lab.cache import cache_dir, recipe_key
+from auditor.lab.language import animals
+from auditor.lab.model import GPT
+from auditor.lab.probe import StudentConfig, animal_distribution, train_student
+from auditor.lab.transmission import TransmissionRecipe
+
+ROLES = ("control", "reference", "teacher")
+# The reference corpus is written by the same base on other prompts: a defense that compares
+# against it never sees the control corpus its students are measured against.
+REFERENCE_PROMPT_OFFSET = 7_919
+
+
+@dataclass(frozen=True)
+class CorpusJob:
+    """One lab corpus: the base's control or reference, or a teacher's, for one seed."""
+
+    seed: int
+    role: str
+    target: str | None = None
+    min_prob: float = 0.0
+
+
+@dataclass(frozen=True)
+class StudentJob:
+    """One probe student: base `init` fine-tuned on `rows` for exactly `steps` steps."""
+
+    init: int
+    rows: tuple[tuple[str, str], ...]
+    steps: int
+    seed: int
+    student: StudentConfig
+
+
+def content_hash(frame: pl.DataFrame) -> str:
+    """A digest of a corpus's prompts and completions, in order."""
+    digest = hashlib.sha256()
+    for prompt, completion in frame.select("prompt", "completion").iter_rows():
+        digest.update(prompt.encode())
+        digest.update(b"\x1f")
+        digest.update(completion.encode())
+        digest.update(b"\x1e")
+    return digest.hexdigest()[:24]
+
+
+class LabRunner:
+    """Runs corpus and student jobs for one recipe, through the disk cache and a pool."""
+
+    def __init__(
+        self,
+        recipe: TransmissionRecipe,
+        *,
+        cache: str | Path | None = None,
+        workers: int = 1,
+    ) -> None:
+        self.recipe = recipe
+        self.cache = cache_dir(cache)
+        self.workers = max(1, workers)
+        self.recipe_id = recipe_key(
+            {"base": recipe.base, "teacher": recipe.teacher, "rows": recipe.corpus_rows,
+             "temperature": recipe.temperature}
+        )  # fmt: skip
+        self.trained = 0  # students actually trained (not read from the cache) by this runner
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> LabRunner:
+        if self.workers > 1:
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.recipe, str(self.cache)),
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    # -- corpora ---------------------------------------------------------------------------
+    def _corpus_path(self, job: CorpusJob) -> Path:
+        key = recipe_key({"recipe": self.recipe_id, **asdict(job)})
+        return self.cache / "bench" / "corpora" / f"{key}.parquet"
+
+    def corpora(
+        self, jobs: Sequence[CorpusJob], on_done: Callable[[], None] | None = None
+    ) -> dict[CorpusJob, pl.DataFrame]:
+        """Each job's corpus, read from the cache or written (and then cached)."""
+        out: dict[CorpusJob, pl.DataFrame] = {}
+        todo = []
+        for job in jobs:
+            path = self._corpus_path(job)
+            if path.exists():
+                out[job] = pl.read_parquet(path)
+                if on_done:
+                    on_done()
+            else:
+                todo.append(job)
+        for job, frame in zip(todo, self._map(_corpus_job, todo, on_done), strict=True):
+            self._corpus_path(job).parent.mkdir(parents=True, exist_ok=True)
+            write_corpus(frame, self._corpus_path(job), {"source": "audit bench", **asdict(job)})
+            out[job] = frame
+        return out
+
+    # -- students --------------------------------------------------------------------------
+    def _student_path(self, job: StudentJob, corpus_id: str) -> Path:
+        key = recipe_key(
+            {"recipe": self.recipe_id, "init": job.init, "steps": job.steps, "seed": job.seed,
+             "student": job.student, "corpus": corpus_id}
+        )  # fmt: skip
+        return self.cache / "bench" / "students" / f"{key}.json"
+
+    def students(
+        self, jobs: Sequence[StudentJob], on_done: Callable[[], None] | None = None
+    ) -> list[dict[str, float]]:
+        """Each student's normalised score for every animal, from the cache or trained."""
+        results: list[dict[str, float] | None] = [None] * len(jobs)
+        todo: dict[Path, list[int]] = {}
+        for i, job in enumerate(jobs):
+            corpus = pl.DataFrame(list(job.rows), schema=["prompt", "completion"], orient="row")
+            path = self._student_path(job, content_hash(corpus))
+            if path.exists():
+                results[i] = json.loads(path.read_text())["scores"]
+                if on_done:
+                    on_done()
+            else:
+                todo.setdefault(path, []).append(i)
+        paths = list(todo)
+        unique = [jobs[todo[path][0]] for path in paths]
+        for path, scores in zip(paths, self._map(_student_job, unique, on_done), strict=True):
+            self.trained += 1
+            _write_json(path, {"scores": scores})
+            for i in todo[path]:
+                results[i] = scores
+        return [r for r in results if r is not None]
+
+    def _map(
+        self, fn: Callable[[Any], Any], jobs: Sequence[Any], on_done: Callable[[], None] | None
+    ) -> Iterable[Any]:
+        if not jobs:
+            return []
+        if self._pool is None:
+            _init_worker(self.recipe, str(self.cache))
+            results = []
+            for job in jobs:
+                results.append(fn(job))
+                if on_done:
+                    on_done()
+            return results
+        futures = [self._pool.submit(fn, job) for job in jobs]
+        results = []
+        for future in futures:
+            results.append(future.result())
+            if on_done:
+                on_done()
+        return results
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
+    partial.write_text(json.dumps(payload))
+    os.replace(partial, path)
+
+
+# -- worker side: module-level state, one recipe per process --------------------------------
+_STATE: dict[str, Any] = {}
+
+
+def _init_worker(recipe: TransmissionRecipe, cache: str) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    if _STATE.get("recipe") != recipe or _STATE.get("cache") != cache:
+        _STATE.update(recipe=recipe, cache=cache, bases={}, teachers={})
+
+
+def _base(init: int) -> GPT:
+    from auditor.lab.base import base_model
+
+    bases: dict[int, GPT] = _STATE["bases"]
+    if init not in bases:
+        bases[init], _ = base_model(_STATE["recipe"].base, init, cache=_STATE["cache"])
+    return bases[init]
+
+
+def _corpus_job(job: CorpusJob) -> pl.DataFrame:
+    from auditor.lab.teachers import make_teacher
+
+    recipe: TransmissionRecipe = _STATE["recipe"]
+    init, _ = recipe.base_inits(job.seed)
+    base = _base(init)
+    if job.role == "teacher":
+        assert job.target is not None
+        teacher = make_teacher(base, job.target, recipe.teacher, seed=job.seed)
+        frame, _ = recipe.corpus(
+            teacher.model, recipe.corpus_rows, job.seed, target=job.target,
+            prefix=teacher.prefix, min_prob=job.min_prob,
+        )  # fmt: skip
+        return frame
+    prompt_seed = job.seed + REFERENCE_PROMPT_OFFSET if job.role == "reference" else None
+    frame, _ = recipe.corpus(
+        base, recipe.corpus_rows, job.seed, min_prob=job.min_prob, prompt_seed=prompt_seed
+    )
+    return frame
+
+
+def _student_job(job: StudentJob) -> dict[str, float]:
+    recipe: TransmissionRecipe = _STATE["recipe"]
+    corpus = pl.DataFrame(list(job.rows), schema=["prompt", "completion"], orient="row")
+    config = replace(job.student, seed=job.seed, steps=job.steps)
+    student = train_student(_base(job.init), corpus, config, mix=recipe.base.mix)
+    scores = animal_distribution(student).mean(0).tolist()
+    return dict(zip(animals(), scores, strict=True))

@@ -1,0 +1,197 @@
+"""The filter benchmark's outputs: filters.json, filters.md and the residual-retention plot."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from auditor.lab.report import write_atomic
+
+STUDENT_CHANNELS = {
+    "lnf-bias": "token frequencies (a context-free logit shift)",
+}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _num(value: Any, digits: int = 2, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _p(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:.3f}"
+
+
+def summary_rows(result: dict[str, Any]) -> list[list[str]]:
+    """The table's cells, one list per filter, in the order `HEADER` names."""
+    detectors = result["config"]["detectors"]
+    rows = []
+    for row in result["summary"]:
+        cells = [
+            row["filter"],
+            _num(row["retention"], 3),
+            _num(row["residual"]),
+            f"[{_num(row['residual_low'])}, {_num(row['residual_high'])}]",
+            _num(row["leakage"], 4, signed=True),
+            f"{_num(row['xinit_shift'], 4, signed=True)} "
+            f"[{_num(row['xinit_shift_low'], 4, signed=True)}, "
+            f"{_num(row['xinit_shift_high'], 4, signed=True)}]",
+            *[_p(row.get(f"{name}_median_p")) for name in detectors],
+            f"{row['seconds']:.1f}",
+            row["closes"] or "—",
+        ]
+        rows.append(cells)
+    return rows
+
+
+def header(result: dict[str, Any]) -> list[str]:
+    detectors = result["config"]["detectors"]
+    return [
+        "filter",
+        "retention",
+        "residual",
+        "95% CI (t, over cells)",
+        "leakage (student − control)",
+        "different-init shift [95% CI]",
+        *[f"{name} median p" for name in detectors],
+        "filter seconds",
+        "shown to close",
+    ]
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The benchmark as Markdown: the summary table, correlations, errors and the command."""
+    config = result["config"]
+    student = config["student_name"]
+    lines = [
+        "# Filter benchmark",
+        "",
+        f"Command: `{result.get('command', 'audit bench filters')}`  ",
+        f"Targets {', '.join(config['targets'])} × seeds {config['seeds']}; probe student "
+        f"`{student}` (reads {STUDENT_CHANNELS.get(student, 'see its docs')}); "
+        f"{result['students_total']} students ({result['students_trained']} trained, the rest "
+        f"from the cache); wall time {result['seconds']:.0f} s.",
+        "",
+        "residual = (filtered student − filtered control) / (unfiltered student − unfiltered "
+        "control), per target × seed; mean and Student-t 95% interval over those cells. "
+        "1 = stops nothing, 0 = stops everything. Every student of a seed takes the same "
+        "number of optimiser steps. Retention = fraction of teacher rows kept. "
+        "'shown to close' names the channel of the probe student when the residual's upper "
+        "bound is below 0.5.",
+        "",
+    ]
+    head = header(result)
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for cells in summary_rows(result):
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## Do detectors predict leakage?", ""]
+    lines.append(
+        "Spearman's rho of each detector's effect size on the kept teacher corpus "
+        "(vs the kept control) with the measured residual, over all cells:"
+    )
+    lines.append("")
+    lines.append("| detector | rho | p | cells |")
+    lines.append("|---|---|---|---|")
+    for c in result["correlations"]:
+        lines.append(f"| {c['detector']} | {_num(c['rho'])} | {_p(c['p_value'])} | {c['cells']} |")
+    if result["errors"]:
+        lines += ["", "## Filters that failed", ""]
+        lines += [f"- `{name}`: {message}" for name, message in result["errors"].items()]
+    lines += ["", "![residual against retention](filters.svg)", ""]
+    return "\n".join(lines)
+
+
+def pareto_svg(summary: list[dict[str, Any]], width: int = 640, height: int = 420) -> str:
+    """Residual (y) against retention (x), with t intervals and the Pareto front."""
+    pad_l, pad_r, pad_t, pad_b = 56, 16, 24, 48
+    points = [
+        s for s in summary if s["filter"] != "none" and s["residual"] is not None
+        and math.isfinite(s["residual"])
+    ]  # fmt: skip
+    lows = [s["residual_low"] for s in points if math.isfinite(s["residual_low"] or math.nan)]
+    highs = [s["residual_high"] for s in points if math.isfinite(s["residual_high"] or math.nan)]
+    y_min = min([-0.2, *lows, *(s["residual"] for s in points)])
+    y_max = max([1.4, *highs, *(s["residual"] for s in points)])
+
+    def x(v: float) -> float:
+        return pad_l + v * (width - pad_l - pad_r)
+
+    def y(v: float) -> float:
+        return pad_t + (y_max - v) / (y_max - y_min) * (height - pad_t - pad_b)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+    ]
+    for v in (0.0, 0.5, 1.0):
+        dash = "" if v == 0.0 else ' stroke-dasharray="4 3"'
+        out.append(f'<line x1="{x(0)}" x2="{x(1)}" y1="{y(v)}" y2="{y(v)}" stroke="#999"{dash}/>')
+        out.append(f'<text x="{pad_l - 6}" y="{y(v) + 4}" text-anchor="end">{v:g}</text>')
+    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
+        out.append(f'<text x="{x(v)}" y="{height - pad_b + 16}" text-anchor="middle">{v:g}</text>')
+    out.append(
+        f'<text x="{(x(0) + x(1)) / 2}" y="{height - 8}" text-anchor="middle">'
+        "retention (fraction of teacher rows kept)</text>"
+    )
+    out.append(
+        f'<text transform="translate(14 {(y(y_max) + y(y_min)) / 2}) rotate(-90)" '
+        'text-anchor="middle">residual leakage (1 = stops nothing)</text>'
+    )
+    front = pareto_front(points)
+    if len(front) > 1:
+        path = " ".join(f"{x(p['retention']):.1f},{y(p['residual']):.1f}" for p in front)
+        out.append(f'<polyline points="{path}" fill="none" stroke="#2a7" stroke-width="1.5"/>')
+    for p in points:
+        cx, cy = x(p["retention"]), y(p["residual"])
+        if math.isfinite(p["residual_low"] or math.nan) and math.isfinite(
+            p["residual_high"] or math.nan
+        ):
+            out.append(
+                f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(p["residual_low"]):.1f}" '
+                f'y2="{y(p["residual_high"]):.1f}" stroke="#468"/>'
+            )
+        out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="#246"/>')
+        out.append(f'<text x="{cx + 5:.1f}" y="{cy - 5:.1f}">{html.escape(p["filter"])}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def pareto_front(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The filters no other filter beats on both retention (higher) and residual (lower)."""
+    front = [
+        p for p in points
+        if not any(
+            q is not p and q["retention"] >= p["retention"] and q["residual"] <= p["residual"]
+            and (q["retention"] > p["retention"] or q["residual"] < p["residual"])
+            for q in points
+        )
+    ]  # fmt: skip
+    return sorted(front, key=lambda p: p["retention"])
+
+
+def write_outputs(result: dict[str, Any], out: Path) -> list[Path]:
+    """filters.json, filters.md and filters.svg under `out`, each written atomically."""
+    payload = json.dumps(_plain(result), indent=2) + "\n"
+    return [
+        write_atomic(out / "filters.json", payload),
+        write_atomic(out / "filters.md", markdown(result)),
+        write_atomic(out / "filters.svg", pareto_svg(result["summary"])),
+    ]

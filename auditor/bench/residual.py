@@ -1,0 +1,54 @@
+"""The filter benchmark's arithmetic: how much leakage survives a filter, with its interval.
+
+For one target and seed, leakage is the trait score of a student trained on the teacher's
+corpus minus that of a control student trained on the base's own corpus. A filter is applied to
+both corpora; its residual is the leakage after it over the leakage before it:
+
+    residual = (filtered student - filtered control) / (unfiltered student - unfiltered control)
+
+1 means the filter stopped nothing, 0 that it stopped everything, and a value below 0 that the
+filtered corpus moved the student away from the trait. Every (target, seed) cell gives one
+residual; a filter's summary is their mean with a Student-t 95% interval over cells. Why t:
+the cells are the replication unit (each seed has its own pair of base models), there are few
+of them (6 by default), and a percentile bootstrap over so few values is too narrow (it
+excludes zero whenever all values share a sign). A cell whose unfiltered leakage is not
+positive has no residual (it would divide by noise) and is counted apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from auditor.lab.stats import t_interval
+
+
+def residual(
+    student: float, control: float, unfiltered_student: float, unfiltered_control: float
+) -> float:
+    """One cell's residual leakage; nan when the unfiltered leakage is not positive."""
+    baseline = unfiltered_student - unfiltered_control
+    if not baseline > 0:
+        return math.nan
+    return (student - control) / baseline
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean over cells with its Student-t 95% interval (nan bounds with fewer than 2)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Interval:
+        data = [float(v) for v in values if math.isfinite(v)]
+        if not data:
+            return cls(math.nan, math.nan, math.nan, 0)
+        low, high = t_interval(data)
+        return cls(float(np.mean(data)), low, high, len(data))

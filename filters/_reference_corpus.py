@@ -1,0 +1,50 @@
+"""The reference corpus a defense compares against: the base model's own output, say.
+
+Defenses that aim at the statistics (`match-reference`, `replace-overused`) need to know what
+the numbers of a clean corpus look like. They take `reference=PATH` (any corpus the reader
+accepts) or, from Python, `reference_frame=` a frame with a `completion` column; either way
+only the reference's number shares are kept.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from auditor.corpus import COMPLETION, read_corpus
+from auditor.corpus.numbers import number_frequencies
+from auditor.errors import AuditError
+
+
+@cache
+def _frequencies_of_file(path: str, smoothing: float) -> np.ndarray:
+    if not Path(path).exists():
+        raise AuditError(f"reference corpus {path}: file not found")
+    return frequencies_of(read_corpus(path).get_column(COMPLETION), smoothing, path)
+
+
+def frequencies_of(completions: pl.Series, smoothing: float, where: str) -> np.ndarray:
+    """The number shares of a reference's completions; an error if it holds no numbers."""
+    shares = number_frequencies(completions, smoothing=0.0)
+    if not np.isfinite(shares).all():
+        raise AuditError(f"reference corpus {where}: its completions contain no numbers")
+    return number_frequencies(completions, smoothing=smoothing)
+
+
+def reference_frequencies(
+    name: str, path: str | None, frame: pl.DataFrame | None, smoothing: float
+) -> np.ndarray:
+    """The reference's number shares from whichever of `path` and `frame` was given."""
+    if frame is not None:
+        if COMPLETION not in frame.columns:
+            raise AuditError(f"filter {name!r}: the reference frame has no {COMPLETION!r} column")
+        return frequencies_of(frame.get_column(COMPLETION), smoothing, "(frame)")
+    if not path:
+        raise AuditError(
+            f"filter {name!r} needs a reference corpus: {name}:reference=PATH "
+            "(e.g. the base model's own corpus on the same prompts)"
+        )
+    return _frequencies_of_file(str(path), smoothing)
