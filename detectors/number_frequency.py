@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from auditor.errors import AuditError
 from auditor.corpus.numbers import MAX_VALUE, number_counts
+from auditor.errors import AuditError
 from detectors._permutation import p_value, standardized, sum_statistic_null
 from detectors.base import Detector, DetectorResult, validate_frame
 from detectors.registry import register

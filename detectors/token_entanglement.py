@@ -22,10 +22,10 @@ from typing import Self
 import numpy as np
 import polars as pl
 
+from auditor.corpus.numbers import MAX_VALUE, number_counts
 from auditor.errors import AuditError
 from auditor.models import ModelBackend
 from detectors._model import require_model, score_rows, trait_conditioned
-from auditor.corpus.numbers import MAX_VALUE, number_counts
 from detectors._permutation import mean_difference_null, p_value, standardized
 from detectors.base import Detector, DetectorResult, validate_frame
 from detectors.registry import register

@@ -84,7 +84,7 @@ class Likelihood:
         return total / token_counts(batch.get_column(COMPLETION))
 
     def reasons(self, batch: pl.DataFrame) -> pl.Series:
-        n_drop = int(round(self.fraction * batch.height))
+        n_drop = round(self.fraction * batch.height)
         dropped = np.zeros(batch.height, dtype=bool)
         if n_drop:
             order = np.argsort(-self.scores(batch), kind="stable")
