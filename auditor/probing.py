@@ -3,10 +3,10 @@
 A student from the teacher's base is fine-tuned on the corpus and, separately, on the control
 corpus (the same base model's data without the trait), with the same seeds; the shift is the
 trait score of corpus students minus that of control students, paired by seed, with a bootstrap
-interval and a t-test p-value over seeds (the lab's statistics, `auditor.lab.stats`). The seed is
-the unit: questions asked of one student share its training noise, so treating (seed, question)
-pairs as independent would make a single lucky student look significant. One seed gives no
-p-value (1.0); use three or more.
+interval and a t-test p-value over seeds (`auditor.stats`). The seed is the unit: questions
+asked of one student share its training noise, so treating (seed, question) pairs as
+independent would make a single lucky student look significant. One seed gives no p-value
+(1.0); use three or more.
 Works with any backend: the lab, a local checkpoint, or an API.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import polars as pl
 
-from auditor.lab.stats import bootstrap_ci, t_test_p
 from auditor.models import FinetuneConfig, ModelBackend, TraitScore
+from auditor.stats import bootstrap_ci, t_test_p
 
 
 @dataclass(frozen=True)
