@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import polars as pl
 
-from auditor.models import FinetuneConfig, ModelBackend, TraitScore
+from auditor.models import FinetuneConfig, FinetuneDefaults, ModelBackend, TraitScore
 from auditor.stats import bootstrap_ci, t_test_p
 
 
@@ -34,7 +34,7 @@ class ProbeConfig:
 @dataclass(frozen=True)
 class ProbeOptions:
     """What the user chose for probe students. A choice left at None goes to the student
-    backend's own default (`default_finetune_config()`, e.g. the lab's chosen recipe), else the
+    backend's own default (a `FinetuneDefaults` backend, e.g. the lab's chosen recipe), else the
     generic `FinetuneConfig` default; resolving needs the opened student, so it happens once,
     where the student is opened."""
 
@@ -46,8 +46,11 @@ class ProbeOptions:
     samples: int = 20
 
     def resolve(self, student: object) -> ProbeConfig:
-        defaults = getattr(student, "default_finetune_config", None)
-        base = defaults() if callable(defaults) else FinetuneConfig()
+        base = (
+            student.default_finetune_config()
+            if isinstance(student, FinetuneDefaults)
+            else FinetuneConfig()
+        )
         names = ("epochs", "learning_rate", "batch_size", "lora_rank")
         chosen = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
         return ProbeConfig(

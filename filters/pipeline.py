@@ -16,7 +16,7 @@ import polars as pl
 
 from auditor.corpus.schema import COMPLETION
 from auditor.errors import AuditError
-from filters.base import FILTER, REASON, Filter, filter_params
+from filters.base import FILTER, REASON, Filter, ReportsExtraStats, filter_params
 
 EXAMPLES_PER_REASON = 3
 EXAMPLE_CHARS = 160
@@ -109,9 +109,8 @@ class FilterPipeline:
                 self._count_reasons(stats, removed)
                 removed_parts.append(removed)
                 current = current.filter(~dropped)
-            absorb = getattr(filter_, "stats_extra", None)
-            if callable(absorb):
-                stats.extra = absorb()
+            if isinstance(filter_, ReportsExtraStats):
+                stats.extra = filter_.stats_extra()
         removed_all = (
             pl.concat(removed_parts, how="vertical_relaxed")
             if removed_parts
