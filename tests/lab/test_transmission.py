@@ -79,7 +79,14 @@ def test_transmission_summary_flags_a_known_shift_and_not_a_null_one() -> None:
         for s, d in enumerate([0.001, -0.001, 0.0005, -0.0005])
     ]
     summary = summarise(records)["owl"]
-    assert summary["student_shift"]["significant"]
+    # Student - control is 0.05 on every seed: no spread, so p is 0; the student/control ratio
+    # is the ratio of means, 0.115 / 0.065.
+    assert summary["seeds"] == [0, 1, 2, 3]
     assert summary["student_shift"]["mean"] == pytest.approx(0.05)
+    assert summary["student_shift"]["p_value"] == 0.0 and summary["student_shift"]["significant"]
+    assert summary["student_ratio"] == pytest.approx(0.115 / 0.065)
+    # The xinit shifts cancel exactly: mean 0, t 0, p 1.
+    assert summary["xinit_shift"]["mean"] == pytest.approx(0.0, abs=1e-12)
+    assert summary["xinit_shift"]["p_value"] == pytest.approx(1.0)
     assert not summary["xinit_shift"]["significant"]
     assert "soft_shift" not in summary
