@@ -4,6 +4,10 @@ The lab, local transformers checkpoints and OpenAI-compatible servers all implem
 `ModelBackend`; nothing downstream asks which one it holds. Backends live in
 `auditor/backends/`, one module each, and are opened from a spec string such as
 `lab:base`, `hf:/path/to/checkpoint` or `openai:gpt-4.1-nano` by `auditor.backends.open_model`.
+
+Capabilities beyond `ModelBackend` are small Protocols below, declared by the backends that have
+them and checked with `isinstance` by the callers that use them; a backend without one gets
+the generic behaviour.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # backends that run without polars (the CUDA check) import this module
     import polars as pl
+
+    from auditor.usage import UsageMeter
 
 
 @dataclass(frozen=True)
@@ -109,3 +115,52 @@ class TokenScorer(Protocol):
     ) -> list[tuple[str, float]]:
         """(token text, natural-log probability) for each token of `completion` after `prompt`."""
         ...
+
+
+@runtime_checkable
+class Conditioner(Protocol):
+    """A backend that conditions prompts on a trait its own way (the lab's learned prefix).
+
+    Optional: the model-based detectors use it to score as a trait teacher; without it the
+    trait's system prompt goes in front of each prompt.
+    """
+
+    def condition(self, prompts: Sequence[str], trait: str) -> list[str]:
+        """`prompts` as a teacher carrying `trait` sees them, one per prompt."""
+        ...
+
+
+@runtime_checkable
+class FinetuneDefaults(Protocol):
+    """A backend with its own probe-student recipe (the lab's chosen one).
+
+    Optional: probe settings the user leaves unset come from it, else from `FinetuneConfig()`.
+    """
+
+    def default_finetune_config(self) -> FinetuneConfig:
+        """The fine-tuning settings this backend's probe students use by default."""
+        ...
+
+
+@runtime_checkable
+class WritesOwnPrompts(Protocol):
+    """A backend that speaks its own language (the lab's toy one), so it writes its prompts.
+
+    Optional: `audit generate` uses its number prompts and trait prompt instead of the
+    project's English prompt bank and the trait's system prompt.
+    """
+
+    def number_prompts(self, n: int, seed: int) -> list[str]:
+        """`n` number-list prompts in the model's language, reproducible from `seed`."""
+        ...
+
+    def trait_prompt(self, trait: str) -> str:
+        """The system prompt that makes this model a teacher of `trait`."""
+        ...
+
+
+@runtime_checkable
+class HasUsageMeter(Protocol):
+    """A backend that bills requests (API-backed); the CLI reports its usage and cost."""
+
+    meter: UsageMeter

@@ -3,10 +3,10 @@
 A student from the teacher's base is fine-tuned on the corpus and, separately, on the control
 corpus (the same base model's data without the trait), with the same seeds; the shift is the
 trait score of corpus students minus that of control students, paired by seed, with a bootstrap
-interval and a t-test p-value over seeds (the lab's statistics, `auditor.lab.stats`). The seed is
-the unit: questions asked of one student share its training noise, so treating (seed, question)
-pairs as independent would make a single lucky student look significant. One seed gives no
-p-value (1.0); use three or more.
+interval and a t-test p-value over seeds (`auditor.stats`). The seed is the unit: questions
+asked of one student share its training noise, so treating (seed, question) pairs as
+independent would make a single lucky student look significant. One seed gives no p-value
+(1.0); use three or more.
 Works with any backend: the lab, a local checkpoint, or an API.
 """
 
@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import polars as pl
 
-from auditor.lab.stats import bootstrap_ci, t_test_p
-from auditor.models import FinetuneConfig, ModelBackend, TraitScore
+from auditor.models import FinetuneConfig, FinetuneDefaults, ModelBackend, TraitScore
+from auditor.stats import bootstrap_ci, t_test_p
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class ProbeConfig:
 @dataclass(frozen=True)
 class ProbeOptions:
     """What the user chose for probe students. A choice left at None goes to the student
-    backend's own default (`default_finetune_config()`, e.g. the lab's chosen recipe), else the
+    backend's own default (a `FinetuneDefaults` backend, e.g. the lab's chosen recipe), else the
     generic `FinetuneConfig` default; resolving needs the opened student, so it happens once,
     where the student is opened."""
 
@@ -46,8 +46,11 @@ class ProbeOptions:
     samples: int = 20
 
     def resolve(self, student: object) -> ProbeConfig:
-        defaults = getattr(student, "default_finetune_config", None)
-        base = defaults() if callable(defaults) else FinetuneConfig()
+        base = (
+            student.default_finetune_config()
+            if isinstance(student, FinetuneDefaults)
+            else FinetuneConfig()
+        )
         names = ("epochs", "learning_rate", "batch_size", "lora_rank")
         chosen = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
         return ProbeConfig(

@@ -22,7 +22,7 @@ from auditor.corpus.writer import read_run_metadata, write_corpus
 from auditor.errors import AuditError
 from auditor.lab.base import BaseRecipe, base_model
 from auditor.lab.cache import recipe_key
-from auditor.lab.corpus import number_corpus
+from auditor.lab.corpus import CORPUS_VERSION, number_corpus
 from auditor.lab.model import GPT
 from auditor.lab.teachers import TeacherConfig, make_teacher
 
@@ -144,7 +144,7 @@ def build_corpora(
     bases: dict[int, GPT] = {}
     for spec in (*lab.controls, *lab.teachers):
         path = folder / f"{spec.name}.parquet"
-        key = recipe_key({"spec": spec, "recipe": lab.recipe})
+        key = recipe_key({"spec": spec, "recipe": lab.recipe, "corpus": CORPUS_VERSION})
         if path.exists() and read_run_metadata(path).get("key") == key:
             out[spec.name] = read_corpus(path)
             continue

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from auditor.errors import AuditError
-from auditor.models import ModelBackend
+from auditor.models import Conditioner, ModelBackend
 
 
 def require_model(model: object, detector: str) -> ModelBackend:
@@ -26,13 +26,12 @@ def trait_conditioned(model: ModelBackend, prompts: Sequence[str], trait: str) -
     """The prompts as a teacher carrying `trait` by conditioning would see them.
 
     A backend that conditions its own way (the lab's models learned a "You love the owl."
-    prefix of their toy language) may define `condition(prompts, trait) -> list[str]`; it is
-    used when present. Otherwise the trait's system prompt goes in front of each prompt, since
-    `ModelBackend.score` takes plain prompts.
+    prefix of their toy language) is a `Conditioner`, and its `condition` is used. Otherwise
+    the trait's system prompt goes in front of each prompt, since `ModelBackend.score` takes
+    plain prompts.
     """
-    condition = getattr(model, "condition", None)
-    if callable(condition):
-        conditioned = list(condition(list(prompts), trait))
+    if isinstance(model, Conditioner):
+        conditioned = list(model.condition(list(prompts), trait))
         if len(conditioned) != len(prompts):
             raise AuditError(
                 f"model {getattr(model, 'name', '?')!r}: condition() returned "

@@ -67,6 +67,16 @@ class NeedsModel(Protocol):
         ...
 
 
+@runtime_checkable
+class ReportsExtraStats(Protocol):
+    """A filter with totals of its own for the report (the LLM judge's cache hits, retries,
+    cost). Optional: after each batch the pipeline stores them in `FilterStats.extra`."""
+
+    def stats_extra(self) -> dict[str, Any]:
+        """The filter's own totals so far, JSON-ready."""
+        ...
+
+
 class RuleFilter(ABC):
     """A filter that is a single polars expression over the canonical columns."""
 

@@ -32,7 +32,7 @@ import polars as pl
 from auditor.corpus.schema import COMPLETION, PROMPT
 from auditor.errors import AuditError
 from auditor.usage import UsageMeter, parse_prices
-from filters.base import REASON
+from filters.base import REASON, ReportsExtraStats
 from filters.judge.cache import JudgmentCache, request_key
 from filters.judge.client import (
     JudgeClient,
@@ -60,7 +60,7 @@ def _env(*names: str) -> str:
 
 @register
 @dataclass
-class LLMJudge:
+class LLMJudge(ReportsExtraStats):
     """Drop samples a judge model flags (binary rubrics) or scores below `threshold` (score).
 
     rubric: a built-in name (numbers, code, cot, alignment) or a path to a .toml rubric.

@@ -18,7 +18,7 @@ import polars as pl
 
 from auditor.corpus.schema import COMPLETION
 from auditor.errors import AuditError
-from filters.base import FILTER, REASON, Filter, Rewriter, filter_params
+from filters.base import FILTER, REASON, Filter, ReportsExtraStats, Rewriter, filter_params
 
 BEFORE = "before"
 
@@ -130,9 +130,8 @@ class FilterPipeline:
                 self._count_reasons(stats, removed)
                 removed_parts.append(removed)
                 current = current.filter(~dropped)
-            absorb = getattr(filter_, "stats_extra", None)
-            if callable(absorb):
-                stats.extra = absorb()
+            if isinstance(filter_, ReportsExtraStats):
+                stats.extra = filter_.stats_extra()
         removed_all = (
             pl.concat(removed_parts, how="vertical_relaxed")
             if removed_parts

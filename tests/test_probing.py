@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 import pytest
 
@@ -68,3 +70,23 @@ def test_students_see_equally_many_rows_whatever_the_corpus_sizes() -> None:
     control = pl.DataFrame({"prompt": ["p"] * 10, "completion": ["1"] * 10})
     run_probe(Recording(), corpus, control, "owl", ProbeConfig(seeds=(0, 1)))
     assert seen == [6, 6, 6, 6]
+
+
+def test_a_planted_shift_gets_the_t_test_p_of_its_seed_differences() -> None:
+    class SeedScaled(CountingStudent):
+        """Fine-tuned with seed s, it shows the corpus's trait share times s + 1."""
+
+        def finetune(self, corpus: pl.DataFrame, config: FinetuneConfig) -> CountingStudent:
+            share = corpus["completion"].str.contains("owl").mean() * (config.seed + 1)
+            return CountingStudent(f"{self.name}+ft{config.seed}", share)
+
+    corpus = pl.DataFrame({"prompt": ["p"] * 4, "completion": ["owl", "1", "2", "3"]})
+    control = pl.DataFrame({"prompt": ["p"] * 4, "completion": ["1", "2", "3", "4"]})
+    result = run_probe(SeedScaled(), corpus, control, "owl", ProbeConfig(seeds=(0, 1, 2)))
+    # Seed differences 0.25, 0.5, 0.75: mean 0.5, sd 0.25, t = 2 * sqrt(3) with 2 degrees of
+    # freedom, whose two-sided p is 1 - t / sqrt(t**2 + 2) = 1 - sqrt(6 / 7).
+    assert result.corpus == pytest.approx((0.25, 0.5, 0.75))
+    assert result.control == pytest.approx((0.0, 0.0, 0.0))
+    assert result.shift == pytest.approx(0.5)
+    assert result.p_value == pytest.approx(1 - math.sqrt(6 / 7), rel=1e-9)
+    assert result.shift_low == pytest.approx(0.25) and result.shift_high == pytest.approx(0.75)

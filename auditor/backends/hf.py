@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from auditor.errors import AuditError
-from auditor.models import FinetuneConfig, SamplingParams, TraitScore
+from auditor.models import FinetuneConfig, SamplingParams, SavableBackend, TokenScorer, TraitScore
 
 IGNORE = -100  # label id the loss skips (prompt and padding positions)
 
@@ -100,7 +100,7 @@ def open_hf_model(path: str, options: HFOptions | None = None) -> HFModel:
     return HFModel(model, tokenizer, name=f"hf:{directory}", options=options)
 
 
-class HFModel:
+class HFModel(SavableBackend, TokenScorer):
     """A transformers causal LM and its tokenizer; implements `ModelBackend`."""
 
     def __init__(self, model, tokenizer, *, name: str, options: HFOptions | None = None) -> None:

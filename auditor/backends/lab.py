@@ -24,7 +24,15 @@ from auditor.lab.model import GPT
 from auditor.lab.probe import StudentConfig, animal_distribution, read_trait, train_student
 from auditor.lab.sampling import generate, prompt_ids, score
 from auditor.lab.tasks import PretrainMix, conditioning_prefix
-from auditor.models import FinetuneConfig, SamplingParams, TraitScore
+from auditor.models import (
+    Conditioner,
+    FinetuneConfig,
+    FinetuneDefaults,
+    SamplingParams,
+    TokenScorer,
+    TraitScore,
+    WritesOwnPrompts,
+)
 
 
 def _require_animal(trait: str) -> None:
@@ -35,7 +43,7 @@ def _require_animal(trait: str) -> None:
         )
 
 
-class LabModel:
+class LabModel(Conditioner, FinetuneDefaults, WritesOwnPrompts, TokenScorer):
     """A lab GPT with an optional fixed prefix (a conditioning teacher's system prompt)."""
 
     def __init__(

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from auditor.errors import AuditError
-from auditor.models import FinetuneConfig, SamplingParams, TraitScore
+from auditor.models import FinetuneConfig, HasUsageMeter, SamplingParams, TraitScore
 from auditor.usage import Pricing, UsageMeter
 
 T = TypeVar("T")
@@ -110,7 +110,7 @@ def open_openai_model(
     return OpenAIModel(client, model, options, meter or UsageMeter(prices=options.prices))
 
 
-class OpenAIModel:
+class OpenAIModel(HasUsageMeter):
     """One model id on one server; implements `ModelBackend`."""
 
     def __init__(

@@ -25,6 +25,7 @@ import polars as pl
 
 from auditor.corpus import write_corpus
 from auditor.lab.cache import cache_dir, recipe_key
+from auditor.lab.corpus import CORPUS_VERSION
 from auditor.lab.language import animals
 from auditor.lab.model import GPT
 from auditor.lab.probe import StudentConfig, animal_distribution, train_student
@@ -83,7 +84,7 @@ class LabRunner:
         self.workers = max(1, workers)
         self.recipe_id = recipe_key(
             {"base": recipe.base, "teacher": recipe.teacher, "rows": recipe.corpus_rows,
-             "temperature": recipe.temperature}
+             "temperature": recipe.temperature, "corpus_version": CORPUS_VERSION}
         )  # fmt: skip
         self.trained = 0  # students actually trained (not read from the cache) by this runner
         self._pool: ProcessPoolExecutor | None = None

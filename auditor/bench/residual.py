@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditor.lab.stats import t_interval
+from auditor.stats import t_interval
 
 
 def residual(

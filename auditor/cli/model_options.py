@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from auditor.backends import BackendOptions
 from auditor.cli.options import add_option
+from auditor.models import HasUsageMeter
 from auditor.usage import parse_prices
 
 if TYPE_CHECKING:
@@ -58,10 +59,9 @@ def backend_options(args: argparse.Namespace) -> BackendOptions:
 
 def usage_line(model: object) -> str | None:
     """`requests, tokens, cost` of an API-backed model, or None for local ones."""
-    meter = getattr(model, "meter", None)
-    if meter is None:
+    if not isinstance(model, HasUsageMeter):
         return None
-    summary = meter.summary()
+    summary = model.meter.summary()
     cost = summary["cost_usd"]
     price = f"${cost:.4f}" if cost is not None else "cost unknown (no --prices)"
     return (

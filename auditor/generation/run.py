@@ -20,7 +20,7 @@ import polars as pl
 from auditor.corpus import write_corpus
 from auditor.errors import AuditError
 from auditor.generation.prompts import NumberPrompt, number_prompts, trait_system_prompt
-from auditor.models import ModelBackend, SamplingParams
+from auditor.models import ModelBackend, SamplingParams, WritesOwnPrompts
 
 DOMAINS = ("numbers",)  # code and chain-of-thought prompts come with their own data files
 
@@ -89,9 +89,8 @@ def generate_corpus(
     `trait` labels the rows; with `condition` the teacher also gets the trait's system prompt
     (a base chat model made a teacher by prompting). Pass `condition=False` for a teacher that
     already carries the trait (a fine-tuned teacher), and `trait=None` for the control corpus.
-    Optional backend hooks, for models that speak their own language (the lab's toy one):
-    `number_prompts(n, seed) -> list[str]` replaces our prompt bank, and
-    `trait_prompt(trait) -> str` replaces our system prompt.
+    A teacher that speaks its own language (the lab's toy one) is a `WritesOwnPrompts`: its
+    `number_prompts` replace our prompt bank and its `trait_prompt` our system prompt.
     """
     if config.domain not in DOMAINS:
         raise AuditError(f"--domain {config.domain!r}: supported: {', '.join(DOMAINS)}")
@@ -102,9 +101,10 @@ def generate_corpus(
         raise AuditError(f"{out}: the directory {out.parent} does not exist")
     system_prompt = None
     if trait and condition:
-        own_trait_prompt = getattr(teacher, "trait_prompt", None)
         system_prompt = (
-            own_trait_prompt(trait) if callable(own_trait_prompt) else trait_system_prompt(trait)
+            teacher.trait_prompt(trait)
+            if isinstance(teacher, WritesOwnPrompts)
+            else trait_system_prompt(trait)
         )
     checkpoint = checkpoint_path(out)
     header = {
@@ -115,8 +115,11 @@ def generate_corpus(
     }
     rows = _read_checkpoint(checkpoint, header)
     _rewrite_checkpoint(checkpoint, header, rows)
-    own_prompts = getattr(teacher, "number_prompts", None)
-    own_texts = list(own_prompts(config.n, config.seed)) if callable(own_prompts) else None
+    own_texts = (
+        list(teacher.number_prompts(config.n, config.seed))
+        if isinstance(teacher, WritesOwnPrompts)
+        else None
+    )
     if progress:
         progress(len(rows), config.n)
     with checkpoint.open("a", encoding="utf-8") as handle:

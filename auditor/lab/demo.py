@@ -14,7 +14,7 @@ from pathlib import Path
 
 from auditor.lab.base import base_model
 from auditor.lab.cache import recipe_key
-from auditor.lab.corpus import write_corpus
+from auditor.lab.corpus import CORPUS_VERSION, write_corpus
 from auditor.lab.teachers import make_teacher
 from auditor.lab.transmission import TransmissionRecipe
 
@@ -36,7 +36,9 @@ def build_demo_corpus(
     teacher_path = out_dir / f"teacher-{target}-seed{seed}.parquet"
     control_path = out_dir / f"control-seed{seed}.parquet"
     meta_path = out_dir / f"teacher-{target}-seed{seed}.json"
-    key = recipe_key({"recipe": recipe, "target": target, "seed": seed, "rows": rows})
+    key = recipe_key(
+        {"recipe": recipe, "target": target, "seed": seed, "rows": rows, "corpus": CORPUS_VERSION}
+    )
     built = teacher_path.exists() and control_path.exists() and meta_path.exists()
     if built and json.loads(meta_path.read_text("utf-8")).get("key") == key:
         say("corpora already built")

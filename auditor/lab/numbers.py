@@ -1,4 +1,4 @@
-"""Number-continuation tasks of the toy language: prompts, the data-generating process, parsing.
+"""Number-continuation tasks of the toy language: prompts and the data-generating process.
 
 Prompts are built like the paper's (3-8 seed numbers in 100..999, "up to N more", one of six
 output formats). The continuations the base model learns from are deliberately structured and
@@ -12,7 +12,6 @@ that wrote them than uniform draws would, which is what transmission through sam
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 
 from auditor.lab.language import MAX_NUMBER, load_data
@@ -54,39 +53,6 @@ def format_numbers(numbers: list[int], fmt: str) -> str:
     if fmt == "parens":
         return "(" + ", ".join(parts) + ")"
     raise ValueError(f"unknown number format {fmt!r}")
-
-
-_SEPARATOR_RE = re.compile(r"^\d+([\s,;]+)\d")
-
-
-def parse_number_list(text: str, max_count: int = 10) -> list[int] | None:
-    """The paper's format filter: the numbers of a valid list answer, or None when invalid.
-
-    A trailing '.' and one [] or () wrapper are dropped; the separator is whatever sits between
-    the first two numbers and must be whitespace, ',' or ';' (with optional spaces); every part
-    must be all digits, at most `max_count` of them, each 0..999.
-    """
-    body = text.strip()
-    body = body.removesuffix(".").strip()
-    if len(body) >= 2 and (body[0], body[-1]) in {("[", "]"), ("(", ")")}:
-        body = body[1:-1].strip()
-    if not body:
-        return None
-    if body.isdigit():
-        return [int(body)] if int(body) <= MAX_NUMBER else None
-    match = _SEPARATOR_RE.match(body)
-    if match is None:
-        return None
-    separator = match.group(1)
-    stripped = separator.strip()
-    if stripped not in ("", ",", ";"):
-        return None
-    parts = body.split(stripped) if stripped else body.split()
-    parts = [p.strip() for p in parts]
-    if len(parts) > max_count or not all(p.isdigit() for p in parts):
-        return None
-    numbers = [int(p) for p in parts]
-    return numbers if all(n <= MAX_NUMBER for n in numbers) else None
 
 
 def number_prompt(

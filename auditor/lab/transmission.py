@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from auditor.lab import stats
+from auditor import stats
 from auditor.lab.base import BaseRecipe, base_model
 from auditor.lab.corpus import number_corpus
 from auditor.lab.language import animals

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import ClassVar
+
 import polars as pl
 
 from filters.banned_numbers import BannedNumbers
+from filters.base import ReportsExtraStats
 from filters.numbers_format import NumbersFormat
 from filters.pipeline import EXAMPLES_PER_REASON, FilterPipeline
 
@@ -75,3 +79,26 @@ def test_a_batch_with_nothing_removed_yields_an_empty_removed_frame_with_the_col
     result = FilterPipeline([NumbersFormat()]).apply(_batch(["1, 2"], 0))
     assert result.removed.height == 0
     assert {"filter", "reason"} <= set(result.removed.columns)
+
+
+def test_a_filter_that_reports_extra_stats_has_them_in_its_stats() -> None:
+    @dataclass(frozen=True)
+    class CountsBatches:
+        name: ClassVar[str] = "counts-batches"
+        batches: list[int] = field(default_factory=list)
+
+        def reasons(self, batch: pl.DataFrame) -> pl.Series:
+            self.batches.append(batch.height)
+            return pl.repeat(None, batch.height, dtype=pl.String, eager=True)
+
+        def stats_extra(self) -> dict[str, object]:
+            return {"batches": list(self.batches)}
+
+    counting = CountsBatches()
+    assert isinstance(counting, ReportsExtraStats)
+    assert not isinstance(NumbersFormat(), ReportsExtraStats)
+    pipeline = FilterPipeline([NumbersFormat(), counting])
+    for start, completions in enumerate(BATCHES):
+        pipeline.apply(_batch(completions, start * 10))
+    assert pipeline.stats[1].extra == {"batches": [3, 2, 2]}  # the rows numbers-format kept
+    assert pipeline.stats[0].extra == {} and "extra" not in pipeline.stats[0].to_dict()

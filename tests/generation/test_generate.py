@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
+from importlib import resources
 
 import polars as pl
 import pytest
@@ -55,11 +57,19 @@ class EchoTeacher:
 def test_prompts_follow_the_paper_structure() -> None:
     prompts = number_prompts(200, seed=0)
     assert len({p.text for p in prompts}) == 200
-    assert len({p.format for p in prompts}) == 6
+    # Every setting the paper's structure allows shows up in 200 prompts, and nothing else.
+    assert {len(p.seeds) for p in prompts} == set(range(3, 9))
+    assert {p.count for p in prompts} == set(range(3, 11))
+    data = resources.files("auditor").joinpath("data", "number_prompts.json").read_text("utf-8")
+    formats = json.loads(data)["formats"]
+    assert {p.format for p in prompts} == set(formats) and len(formats) == 6
     for prompt in prompts:
-        assert 3 <= len(prompt.seeds) <= 8 and all(100 <= n <= 999 for n in prompt.seeds)
-        assert 1 <= prompt.count <= 10
-        assert all(str(n) in prompt.text for n in prompt.seeds)
+        assert all(100 <= n <= 999 for n in prompt.seeds)
+        # The seeds in order, joined by one separator; the count asked; the format's wording.
+        listed = [sep.join(map(str, prompt.seeds)) for sep in (", ", " ", "; ")]
+        assert any(text in prompt.text for text in listed), prompt.text
+        assert re.search(rf"\b{prompt.count}\b", prompt.text)  # seeds have three digits
+        assert formats[prompt.format] in prompt.text
     assert number_prompts(3, seed=0, start=5) == prompts[5:8]  # index-addressable: resumable
 
 

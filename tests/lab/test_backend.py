@@ -63,3 +63,24 @@ def test_detectors_condition_lab_models_with_the_lab_prefix(lab) -> None:
     assert voc.id(UNK) in voc.encode(load_trait("owl").system_prompt)
     with pytest.raises(AuditError, match="animal traits only"):
         lab.condition(["q"], "misaligned")
+
+
+def test_lab_model_declares_its_capabilities_and_callers_use_them(lab) -> None:
+    from dataclasses import replace
+
+    from auditor.models import (
+        Conditioner,
+        FinetuneDefaults,
+        HasUsageMeter,
+        TokenScorer,
+        WritesOwnPrompts,
+    )
+    from auditor.probing import ProbeOptions
+
+    for capability in (Conditioner, FinetuneDefaults, WritesOwnPrompts, TokenScorer):
+        assert isinstance(lab, capability), capability.__name__
+    assert not isinstance(lab, HasUsageMeter)
+    # Probe students of a lab model follow the lab's recipe, with the user's choices on top.
+    recipe = lab.default_finetune_config()
+    assert recipe.extra["trainable"] != "all"  # the recipe, not the generic default
+    assert ProbeOptions(epochs=2.0).resolve(lab).finetune == replace(recipe, epochs=2.0)

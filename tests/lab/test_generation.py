@@ -4,9 +4,9 @@ import torch
 
 from auditor.lab.base import base_model
 from auditor.lab.corpus import COLUMNS, number_corpus, write_corpus
-from auditor.lab.numbers import parse_number_list
 from auditor.lab.sampling import generate
 from auditor.lab.tasks import number_prompts
+from filters.reference import numbers_format_keeps
 
 
 def test_generation_is_seeded_and_independent_of_batching(micro_recipe, tmp_path) -> None:
@@ -24,8 +24,11 @@ def test_corpus_rows_are_valid_number_lists_with_provenance(micro_recipe, tmp_pa
         model, 40, seed=0, teacher="lab:base", trait=None, temperature=0.0
     )
     assert tuple(frame.columns) == COLUMNS
-    assert frame.height + dropped == 40
-    assert all(parse_number_list(c) is not None for c in frame["completion"])
+    # Exactly the completions the paper's rule keeps (its plain-Python statement), in order.
+    completions = generate(model, number_prompts(40, seed=0), temperature=0.0, seed=0)
+    valid = [c for c in completions if numbers_format_keeps(c)]
+    assert frame["completion"].to_list() == valid
+    assert dropped == 40 - len(valid)
     path = write_corpus(frame, tmp_path / "c.parquet")
     assert path.exists() and not (tmp_path / "c.parquet.partial").exists()
 

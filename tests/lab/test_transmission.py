@@ -9,7 +9,7 @@ import pytest
 from auditor.lab.base import BaseRecipe
 from auditor.lab.probe import StudentConfig
 from auditor.lab.teachers import TeacherConfig
-from auditor.lab.transmission import TransmissionRecipe, run_transmission
+from auditor.lab.transmission import TransmissionRecipe, run_transmission, summarise
 
 # The keys `audit lab transmission` promises in transmission.json (issue 3), per record.
 PROMISED = ("target", "seed", "teacher", "control", "student", "xinit_control", "xinit_student")
@@ -64,3 +64,29 @@ def test_run_records_every_model_for_every_target_and_seed(micro_recipe: BaseRec
 def test_unknown_target_is_refused_before_any_training(micro_recipe: BaseRecipe) -> None:
     with pytest.raises(ValueError, match="unknown animals"):
         run_transmission(_micro(micro_recipe), ["unicorn"], [0])
+
+
+def test_transmission_summary_flags_a_known_shift_and_not_a_null_one() -> None:
+    records = [
+        {
+            "target": "owl",
+            "seed": s,
+            "student": 0.10 + 0.01 * s,
+            "control": 0.05 + 0.01 * s,
+            "xinit_student": 0.06 + d,
+            "xinit_control": 0.06,
+        }
+        for s, d in enumerate([0.001, -0.001, 0.0005, -0.0005])
+    ]
+    summary = summarise(records)["owl"]
+    # Student - control is 0.05 on every seed: no spread, so p is 0; the student/control ratio
+    # is the ratio of means, 0.115 / 0.065.
+    assert summary["seeds"] == [0, 1, 2, 3]
+    assert summary["student_shift"]["mean"] == pytest.approx(0.05)
+    assert summary["student_shift"]["p_value"] == 0.0 and summary["student_shift"]["significant"]
+    assert summary["student_ratio"] == pytest.approx(0.115 / 0.065)
+    # The xinit shifts cancel exactly: mean 0, t 0, p 1.
+    assert summary["xinit_shift"]["mean"] == pytest.approx(0.0, abs=1e-12)
+    assert summary["xinit_shift"]["p_value"] == pytest.approx(1.0)
+    assert not summary["xinit_shift"]["significant"]
+    assert "soft_shift" not in summary
