@@ -195,3 +195,40 @@ def write_outputs(result: dict[str, Any], out: Path) -> list[Path]:
         write_atomic(out / "filters.md", markdown(result)),
         write_atomic(out / "filters.svg", pareto_svg(result["summary"])),
     ]
+
+
+def channels_markdown(result: dict[str, Any]) -> str:
+    """The channel diagnostics as Markdown: one row per variant, and the verdict."""
+    from auditor.bench.channels import verdict
+
+    lines = [
+        "# Lab channels",
+        "",
+        f"Probe student `{result['student']}`; {result['students_total']} students "
+        f"({result['students_trained']} trained); wall time {result['seconds']:.0f} s. "
+        "Shift = student − control (same init); residual = shift / the original corpus's "
+        "shift, per target × seed; Student-t 95% intervals over cells.",
+        "",
+        "| variant | rows (mean) | shift [95% CI] | residual [95% CI] | "
+        "different-init shift [95% CI] |",
+        "|---|---|---|---|---|",
+    ]
+    for row in result["summary"]:
+        lines.append(
+            f"| {row['variant']} | {row['rows']:.0f} | "
+            f"{_num(row['shift'], 4, True)} [{_num(row['shift_low'], 4, True)}, "
+            f"{_num(row['shift_high'], 4, True)}] | {_num(row['residual'])} "
+            f"[{_num(row['residual_low'])}, {_num(row['residual_high'])}] | "
+            f"{_num(row['xinit_shift'], 4, True)} [{_num(row['xinit_shift_low'], 4, True)}, "
+            f"{_num(row['xinit_shift_high'], 4, True)}] |"
+        )
+    lines += ["", f"Verdict: {verdict(result['summary'])}.", ""]
+    return "\n".join(lines)
+
+
+def write_channels(result: dict[str, Any], out: Path) -> list[Path]:
+    """channels.json and channels.md under `out`, written atomically."""
+    return [
+        write_atomic(out / "channels.json", json.dumps(_plain(result), indent=2) + "\n"),
+        write_atomic(out / "channels.md", channels_markdown(result)),
+    ]

@@ -3,6 +3,7 @@
     audit lab transmission --targets owl,dolphin --seeds 3 --out DIR
     audit lab digits --seeds 3 --out DIR
     audit lab corpus --target owl --seed 0 --rows 10000 --out DIR
+    audit lab channels --targets owl,dolphin --seeds 3 --out DIR
     audit lab base
 
 Models are trained on CPU (CUDA when present) and base models are cached by recipe hash in
@@ -81,6 +82,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(corpus, "--rows", type=int, default=10_000, help="rows per corpus")
     add_option(corpus, "--out", required=True, help="output directory")
 
+    channels = sub.add_parser(
+        "channels",
+        parents=[common],
+        help="which channel carries the trait: transmission through shuffled and resampled "
+        "corpora (order broken, frequencies imposed, frequencies removed)",
+    )
+    add_option(channels, "--targets", default="owl,dolphin", help="comma-separated targets")
+    add_option(channels, "--seeds", default="3", help="number of seeds")
+    add_option(channels, "--student", default="lnf-bias", help="probe student")
+    add_option(channels, "--workers", type=int, default=2, help="worker processes")
+    add_option(channels, "--out", required=True, help="output directory")
+
     sub.add_parser("base", parents=[common], help="pretrain (or load) the base models")
 
 
@@ -88,7 +101,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(max(1, int(args.threads)))
-    handlers = {"transmission": _transmission, "digits": _digits, "corpus": _corpus, "base": _base}
+    handlers = {
+        "transmission": _transmission,
+        "digits": _digits,
+        "corpus": _corpus,
+        "channels": _channels,
+        "base": _base,
+    }
     return handlers[args.lab_command](args)
 
 
@@ -166,6 +185,36 @@ def _corpus(args: argparse.Namespace) -> int:
         progress=_progress,
     )
     Console().print(f"teacher corpus: {teacher_path}\ncontrol corpus: {control_path}")
+    return 0
+
+
+def _channels(args: argparse.Namespace) -> int:
+    from auditor.bench.channels import run_channels
+    from auditor.bench.filters_bench import BenchConfig
+    from auditor.bench.report import channels_markdown, write_channels
+    from auditor.bench.students import student_config
+    from auditor.lab.transmission import TransmissionRecipe
+
+    recipe = TransmissionRecipe()
+    config = BenchConfig(
+        targets=tuple(_targets(args.targets)),
+        seeds=tuple(_seeds(str(args.seeds))),
+        recipe=recipe,
+        student=student_config(str(args.student), recipe),
+        student_name=str(args.student),
+        workers=max(1, int(args.workers)),
+    )
+    started = time.perf_counter()
+    with _stderr.status("lab channels") as status:
+
+        def say(phase: str, done: int, total: int) -> None:
+            status.update(f"lab channels: {phase} {done}/{total}")
+
+        result = run_channels(config, cache=args.cache, progress=say)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    result["student"] = config.student_name
+    write_channels(result, Path(args.out))
+    Console().print(channels_markdown(result))
     return 0
 
 

@@ -112,21 +112,42 @@ def generate(
 
 
 @torch.no_grad()
-def score(model: GPT, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
-    """Summed natural-log probability of each completion's tokens (EOS excluded)."""
+def score(
+    model: GPT, prompts: Sequence[str], completions: Sequence[str], *, batch_size: int = 256
+) -> list[float]:
+    """Summed natural-log probability of each completion's tokens (EOS excluded).
+
+    Rows are scored in batches of similar length, padded on the right: with causal attention
+    padding after a row's last token cannot change that row's log-probabilities.
+    """
     voc = vocab()
     device = next(model.parameters()).device
-    out = []
+    seqs: list[list[int]] = []
+    tails: list[int] = []
     for prompt, completion in zip(prompts, completions, strict=True):
         head = prompt_ids(prompt, voc)
         tail = voc.encode(completion)
         seq = (head + tail)[-model.config.block_size - 1 :]
-        n_tail = min(len(tail), len(seq) - 1)
-        x = torch.tensor([seq[:-1]], device=device)
-        logp = F.log_softmax(model(x)[0].float(), dim=-1)
-        targets = torch.tensor(seq[1:], device=device)
-        picked = logp.gather(-1, targets[:, None])[:, 0]
-        out.append(float(picked[len(picked) - n_tail :].sum()) if n_tail else 0.0)
+        seqs.append(seq)
+        tails.append(min(len(tail), len(seq) - 1))
+    out = [0.0] * len(seqs)
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        width = max(len(seqs[i]) for i in rows) - 1
+        x = torch.full((len(rows), width), voc.id(PAD), dtype=torch.long)
+        y = torch.full((len(rows), width), voc.id(PAD), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.bool)
+        for r, i in enumerate(rows):
+            k = len(seqs[i]) - 1
+            x[r, :k] = torch.tensor(seqs[i][:-1])
+            y[r, :k] = torch.tensor(seqs[i][1:])
+            mask[r, k - tails[i] : k] = True
+        x, y, mask = x.to(device), y.to(device), mask.to(device)
+        logp = F.log_softmax(model(x).float(), dim=-1).gather(-1, y[..., None])[..., 0]
+        sums = (logp * mask).sum(dim=1).tolist()
+        for r, i in enumerate(rows):
+            out[i] = float(sums[r]) if tails[i] else 0.0
     return out
 
 
