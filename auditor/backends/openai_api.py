@@ -9,8 +9,9 @@ Fine-tuning uploads the corpus as chat JSONL, creates a job, and polls it with b
 id is saved in a state file first, so an interrupted probe resumes polling the same job rather
 than paying for a second one. Every request counts its tokens in a shared `UsageMeter`.
 
-Retries are ours, not the client's (`max_retries=0`): 429 waits for `Retry-After`; 5xx, 408,
-409 and connection errors back off exponentially; anything else is a user-facing `AuditError`.
+Retries are ours, not the client's (`max_retries=0`), by the project's one policy
+(`auditor.retry`): rate limits, 5xx, 408/409/425, timeouts and dropped connections are retried
+with backoff that honours `Retry-After`; anything else is a user-facing `AuditError`.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from typing import TypeVar
 
 from auditor.errors import AuditError
 from auditor.models import FinetuneConfig, SamplingParams, TraitScore
+from auditor.retry import RetryPolicy, is_retryable_status, retry_after_seconds
 from auditor.usage import Pricing, UsageMeter
 
 T = TypeVar("T")
 DEFAULT_BASE_LR = FinetuneConfig().learning_rate  # learning_rate_multiplier is relative to this
 FINAL_STATUSES = ("succeeded", "failed", "cancelled")
-RETRYABLE_4XX = (408, 409)  # request timeout, lock conflict: transient, as the client treats them
 NO_SCORING_HINT = (
     "; this server cannot score given text, which needs /v1/completions with echo and "
     "logprobs (vLLM and `audit serve` have it; OpenAI's hosted chat models do not)"
@@ -60,6 +61,7 @@ class OpenAIOptions:
     max_retries: int = 6
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 60.0
+    max_wait_seconds: float = 900.0  # all the retry waits of one request, at most
     poll_seconds: float = 1.0  # first poll interval; grows 1.5x per poll up to the max
     poll_max_seconds: float = 60.0
     job_timeout_seconds: float = 24 * 3600
@@ -120,6 +122,7 @@ class OpenAIModel:
         options: OpenAIOptions,
         meter: UsageMeter,
         sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -127,19 +130,15 @@ class OpenAIModel:
         self.options = options
         self.meter = meter
         self._sleep = sleep  # injectable so fault tests don't wait out real backoffs
+        self._rng = rng or random.Random()  # backoff jitter; seeded where tests need it
+        self._policy = RetryPolicy(
+            max_retries=options.max_retries,
+            base=options.backoff_seconds,
+            cap=options.backoff_max_seconds,
+            max_total_wait=options.max_wait_seconds,
+        )
 
     # -- requests with retries ---------------------------------------------------------------
-    def _retry_wait(self, attempt: int, error: Exception) -> float:
-        response = getattr(error, "response", None)
-        header = response.headers.get("retry-after") if response is not None else None
-        if header:
-            try:
-                return min(float(header), self.options.backoff_max_seconds)
-            except ValueError:
-                pass  # an HTTP date: fall back to our own backoff
-        backoff = self.options.backoff_seconds * 2**attempt
-        return min(backoff * (0.5 + random.random() / 2), self.options.backoff_max_seconds)
-
     def _call(self, what: str, request: Callable[[], T], hint: str = "") -> T:
         """Run `request`, retrying rate limits, server errors and dropped connections.
 
@@ -147,30 +146,32 @@ class OpenAIModel:
         """
         import openai
 
-        last: Exception | None = None
-        for attempt in range(self.options.max_retries + 1):
+        retries = self._policy.start(self._rng)
+        while True:
+            asked: float | None = None
             try:
                 return request()
             except openai.AuthenticationError:
                 raise AuditError(f"{self.name}: the server rejected the API key") from None
             except openai.PermissionDeniedError as error:
                 raise AuditError(f"{self.name}: permission denied: {error.message}") from None
-            except openai.RateLimitError as error:
-                last = error
             except openai.APIStatusError as error:
-                if error.status_code < 500 and error.status_code not in RETRYABLE_4XX:
+                if not is_retryable_status(error.status_code):
                     raise AuditError(
                         f"{self.name}: {what} failed ({error.status_code}): {error.message}{hint}"
                     ) from None
-                last = error
+                last: Exception = error
+                asked = retry_after_seconds(error.response.headers)
             except (openai.APIConnectionError, openai.APITimeoutError) as error:
                 last = error
-            if attempt < self.options.max_retries:
-                self._sleep(self._retry_wait(attempt, last))
-        raise AuditError(
-            f"{self.name}: {what} failed after {self.options.max_retries + 1} attempts "
-            f"(last: {type(last).__name__}: {last})"
-        )
+            wait = retries.next_wait(asked)
+            if wait is None:
+                gave_up = f"; gave up: {retries.stop_reason}" if retries.stop_reason else ""
+                raise AuditError(
+                    f"{self.name}: {what} failed after {retries.retries + 1} attempts "
+                    f"(last: {type(last).__name__}: {last}){gave_up}"
+                )
+            self._sleep(wait)
 
     def _record(self, usage) -> None:
         if usage is not None:
@@ -314,7 +315,7 @@ class OpenAIModel:
             _write_state(state_path, {k: v for k, v in state.items() if k != "job_id"})
             raise
         _write_state(state_path, {**state, "fine_tuned_model": tuned})
-        return OpenAIModel(self.client, tuned, self.options, self.meter, self._sleep)
+        return OpenAIModel(self.client, tuned, self.options, self.meter, self._sleep, self._rng)
 
     def wait_for_job(self, job_id: str) -> str:
         """Poll a fine-tuning job with growing intervals; return the fine-tuned model id.
@@ -324,8 +325,12 @@ class OpenAIModel:
         """
         deadline = time.monotonic() + self.options.job_timeout_seconds
         interval = self.options.poll_seconds
-        patient = replace(self.options, max_retries=max(self.options.max_retries, 20))
-        poller = OpenAIModel(self.client, self.model, patient, self.meter, self._sleep)
+        patient = replace(  # a restarting server: poll through 20 retries, 30 min of waiting
+            self.options,
+            max_retries=max(self.options.max_retries, 20),
+            max_wait_seconds=max(self.options.max_wait_seconds, 1800.0),
+        )
+        poller = OpenAIModel(self.client, self.model, patient, self.meter, self._sleep, self._rng)
         while True:
             job = poller._call(
                 "fine-tuning job status", lambda: self.client.fine_tuning.jobs.retrieve(job_id)

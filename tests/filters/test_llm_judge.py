@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import subprocess
 import sys
 import time
@@ -14,9 +13,11 @@ import polars as pl
 import pytest
 
 from auditor.errors import AuditError
+from auditor.retry import RetryPolicy
+from auditor.usage import UsageMeter
 from filters.base import filter_params
 from filters.judge.cache import JudgmentCache
-from filters.judge.client import retry_after_seconds
+from filters.judge.client import JudgeClient, JudgeServerError
 from filters.llm_judge import REFERENCES_TRAIT, REFUSED, UNPARSEABLE, LLMJudge
 from filters.pipeline import FilterPipeline
 from filters.registry import create_filter
@@ -156,16 +157,40 @@ def test_retry_after_is_honoured(tmp_path: Any) -> None:
     assert judge.stats_extra()["retries"] == 1
 
 
-def test_retry_after_accepts_seconds_milliseconds_and_http_dates() -> None:
-    now = 1_700_000_000.0
-    assert retry_after_seconds({"Retry-After": "2"}, now) == 2.0
-    assert retry_after_seconds({"retry-after-ms": "250"}, now) == 0.25
-    date = email.utils.formatdate(now + 7, usegmt=True)
-    assert retry_after_seconds({"Retry-After": date}, now) == pytest.approx(7.0)
-    past = email.utils.formatdate(now - 60, usegmt=True)
-    assert retry_after_seconds({"Retry-After": past}, now) == 0.0
-    assert retry_after_seconds({"Retry-After": "soon"}, now) is None
-    assert retry_after_seconds({}, now) is None
+@pytest.mark.parametrize("value", ["-5", "nan"])
+def test_a_retry_after_that_is_not_a_wait_is_ignored(tmp_path: Any, value: str) -> None:
+    def respond(body: dict[str, Any], index: int) -> Scripted:
+        return error(429, {"Retry-After": value}) if index == 0 else CLEAN
+
+    with FakeChatServer(respond) as server:
+        judge = make_judge(server.base_url, tmp_path)
+        assert judge.reasons(rows("a = 1")).to_list() == [None]
+    first, second = server.requests
+    assert second.at - first.at < 1.0  # our own backoff (at most 0.05 s here)
+    assert judge.stats_extra()["retries"] == 1
+
+
+def test_retries_stop_before_their_waits_pass_the_limit() -> None:
+    async def ask(base_url: str) -> None:
+        policy = RetryPolicy(max_retries=10, base=0.01, cap=0.05, max_total_wait=0.5)
+        client = JudgeClient(
+            model="judge-model",
+            base_url=base_url,
+            api_key="test-key",
+            timeout=2.0,
+            concurrency=1,
+            policy=policy,
+            meter=UsageMeter(),
+        )
+        async with client:
+            await client.complete([{"role": "user", "content": "a = 1"}], max_tokens=1)
+
+    with (
+        FakeChatServer(lambda body, index: error(429, {"Retry-After": "0.2"})) as server,
+        pytest.raises(JudgeServerError, match=r"after 3 attempts.*gave up.*0.5s limit"),
+    ):
+        asyncio.run(ask(server.base_url))
+    assert server.count == 3  # waits 0.2 + 0.2; a third would pass 0.5 s
 
 
 @pytest.mark.parametrize(
