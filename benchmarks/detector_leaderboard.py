@@ -33,6 +33,7 @@ import polars as pl
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from auditor.atomic import write_atomic
 from auditor.corpus import read_corpus
 from detectors import available_detectors, create_detector
 
@@ -265,12 +266,6 @@ def _auroc(positives: list[float], negatives: list[float]) -> float:
         return float("nan")
     wins = sum((p > q) + 0.5 * (p == q) for p in positives for q in negatives)
     return wins / (len(positives) * len(negatives))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from auditor.atomic import write_atomic  # noqa: E402
 from auditor.corpus import AtomicParquetWriter, open_corpus  # noqa: E402
 from auditor.corpus.reader import DEFAULT_BATCH_ROWS, batch_rows_for  # noqa: E402
 from filters import FilterPipeline, create_filter  # noqa: E402
@@ -539,8 +540,8 @@ def main() -> None:
     command = " ".join(["python benchmarks/filter_throughput.py", *sys.argv[1:]])
     result["command"] = command
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "filter_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "filter_throughput.md").write_text(_markdown(result, command))
+    write_atomic(args.out / "filter_throughput.json", json.dumps(result, indent=2) + "\n")
+    write_atomic(args.out / "filter_throughput.md", _markdown(result, command))
     _print_table(result)
 
 

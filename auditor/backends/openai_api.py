@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from auditor.atomic import write_atomic
 from auditor.errors import AuditError
 from auditor.models import FinetuneConfig, SamplingParams, TraitScore
 from auditor.retry import RetryPolicy, is_retryable_status, retry_after_seconds
@@ -401,6 +402,4 @@ def _write_state(path: Path | None, state: dict) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(state, indent=2), "utf-8")
-    os.replace(partial, path)
+    write_atomic(path, json.dumps(state, indent=2))
