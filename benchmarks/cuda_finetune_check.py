@@ -31,8 +31,8 @@ import torch
 
 from auditor.atomic import write_atomic
 from auditor.backends.hf import HFOptions, open_hf_model, train_causal_lm
-from auditor.backends.hf_random import RandomModelConfig, build_random_checkpoint
 from auditor.models import FinetuneConfig
+from tests.fakes.hf_random import RandomModelConfig, build_random_checkpoint
 
 PRESETS = {
     # ~57M parameters: big enough to keep an H100 busy at batch 32, small enough to build fast.
