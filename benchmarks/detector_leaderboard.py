@@ -4,9 +4,10 @@
     python -m benchmarks.detector_leaderboard --quick    # smoke run
 
 What it measures, per detector:
-- Power on `../shared/realdata/qwen2.5-7b-instruct/`: every pair of the five animal corpora
-  (different traits, same model) and null halves of each corpus (a random row split), at 10k,
-  1k and 100 rows per side (null halves at 10k are 5k vs 5k: a corpus has 10k rows).
+- Power on the real Qwen2.5-7B-Instruct teacher corpora (`--realdata DIR`): every pair of the
+  five animal corpora (different traits, same model) and null halves of each corpus (a random
+  row split), at 10k, 1k and 100 rows per side (null halves at 10k are 5k vs 5k: a corpus has
+  10k rows).
 - Calibration: p-values over >= 200 null pairs (two disjoint random halves of one control
   corpus: the realdata corpora now, lab control corpora with `--control PATH ...`): a KS test
   of uniformity and the false-positive rate at alpha = 0.05 with a 95% Clopper-Pearson interval.
