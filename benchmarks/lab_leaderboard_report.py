@@ -18,7 +18,8 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from auditor.atomic import write_atomic
-from benchmarks.detector_leaderboard import ALPHA, calibration_markdown
+from benchmarks.detector_leaderboard import ALPHA
+from benchmarks.detector_leaderboard_report import calibration_markdown
 
 #: Fewer null pairs than this make an empirical 5% threshold meaningless.
 MIN_NULLS_FOR_THRESHOLD = 20
