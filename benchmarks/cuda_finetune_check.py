@@ -29,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 import torch
 
+from auditor.atomic import write_atomic
 from auditor.backends.hf import HFOptions, open_hf_model, train_causal_lm
-from auditor.backends.hf_random import RandomModelConfig, build_random_checkpoint
 from auditor.models import FinetuneConfig
+from tests.fakes.hf_random import RandomModelConfig, build_random_checkpoint
 
 PRESETS = {
     # ~57M parameters: big enough to keep an H100 busy at batch 32, small enough to build fast.
@@ -145,7 +146,7 @@ def main() -> int:
     }
     out = Path(args.out or Path(os.environ.get("OUT", ".")) / "cuda_check.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2))
+    write_atomic(out, json.dumps(summary, indent=2))
     print(json.dumps(summary), flush=True)
     print(f"wrote {out}", flush=True)
     return 0

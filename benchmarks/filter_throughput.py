@@ -1,8 +1,8 @@
 """How fast the rule filters are, and how little memory a larger-than-memory corpus needs.
 
-One run, side by side on a generated 1M-row number corpus (seeded; format mix modelled on the
-real Qwen2.5-7B teacher data in shared/realdata, plus the kinds of malformed rows a teacher
-writes before filtering):
+One run, side by side on a generated 1M-row number corpus (`benchmarks/number_corpus.py`:
+seeded; format mix modelled on the real Qwen2.5-7B teacher data, plus the kinds of malformed
+rows a teacher writes before filtering):
 
 - each rule filter through `FilterPipeline`, in batches of the size the reader picks for it;
 - the same rule as plain per-row Python (`filters/reference.py` for the format rule, the
@@ -10,9 +10,10 @@ writes before filtering):
 - one bare polars regex scan of the same column: the practical ceiling for any rule that has
   to look at every byte.
 
-Then streaming: a Parquet file larger than the address space the filtering process is allowed
-(RLIMIT_AS) is filtered in a subprocess (`open_corpus(...).batches()` -> `FilterPipeline.run` ->
-`AtomicParquetWriter`), and its peak RSS is reported.
+Then streaming (`benchmarks/filter_streaming.py`): a Parquet file larger than the address
+space the filtering process is allowed (RLIMIT_AS) is filtered in a subprocess
+(`open_corpus(...).batches()` -> `FilterPipeline.run` -> `AtomicParquetWriter`), and its peak
+RSS is reported.
 
     .venv/bin/python benchmarks/filter_throughput.py            # ~1.5 minutes on 2 cores
     .venv/bin/python benchmarks/filter_throughput.py --rows 200000 --big-mb 300   # a quick look
@@ -26,24 +27,21 @@ import argparse
 import json
 import os
 import platform
-import random
 import re
-import resource
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.corpus import AtomicParquetWriter, open_corpus  # noqa: E402
+from auditor.atomic import write_atomic  # noqa: E402
 from auditor.corpus.reader import DEFAULT_BATCH_ROWS, batch_rows_for  # noqa: E402
+from benchmarks.filter_streaming import measure_streaming  # noqa: E402
+from benchmarks.number_corpus import make_number_corpus  # noqa: E402
 from filters import FilterPipeline, create_filter  # noqa: E402
 from filters.banned_numbers import PAPER_BANNED_NUMBERS  # noqa: E402
 from filters.reference import numbers_format_keeps  # noqa: E402
@@ -52,96 +50,6 @@ from filters.trait_words import TraitWords, words_regex  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 # The ceiling: one anchored character-class scan, which must read every byte of a valid row.
 BARE_SCAN = r"^[0-9,; \n\[\]().]+$"
-STREAM_FILTERS = ("numbers-format", "banned-numbers", "trait-words:trait=owl")
-
-# --- the corpus --------------------------------------------------------------------------------
-
-# Separator shares measured on shared/realdata (50k rows after the official filter).
-SEPARATORS = {", ": 40, " ": 20, "\n": 20, ";": 12, ",": 6.5, "; ": 1.5, "  \n": 0.6}
-RARE_VALID_SEPARATORS = (" ,", ",  ", "\u3000", " ; ")  # valid, but off the fast path
-PROMPTS = (
-    "These numbers follow a pattern: {seed}. Continue it with at most 10 more numbers of up to "
-    "3 digits each. {style} Reply with the numbers only.",
-    "Here is a sequence: {seed}. Add no more than 10 further values, none longer than 3 digits. "
-    "{style} Give no explanation.",
-    "Look at {seed}. Write up to 10 new numbers (3 digits at most) that could come next. {style}",
-)
-STYLES = (
-    "Separate them with commas.",
-    "Put one number on each line.",
-    "Use spaces between them.",
-    "Separate them with semicolons.",
-    "Wrap the list in square brackets.",
-    "Wrap the list in parentheses.",
-)
-
-
-def _numbers(rng: random.Random, count: int, high: int = 999) -> list[str]:
-    return [str(rng.randint(0, high)) for _ in range(count)]
-
-
-def _valid(rng: random.Random) -> str:
-    separator = rng.choices(list(SEPARATORS), weights=list(SEPARATORS.values()))[0]
-    if rng.random() < 0.005:
-        separator = rng.choice(RARE_VALID_SEPARATORS)
-    count = 10 if rng.random() < 0.76 else rng.randint(1, 9)
-    text = separator.join(_numbers(rng, count))
-    roll = rng.random()
-    if roll < 0.055:
-        text = f"[{text}]"
-    elif roll < 0.108:
-        text = f"({text})"
-    if rng.random() < 0.02:
-        text += "."
-    if rng.random() < 0.03:
-        text = rng.choice(["\n", " ", ""]) + text + rng.choice(["\n", " ", "\n\n"])
-    return text
-
-
-def _invalid(rng: random.Random) -> str:
-    kind = rng.choices(
-        ["many", "range", "preamble", "numbered", "mixed", "comment", "negative", "empty"],
-        weights=[4, 2.5, 2, 1, 1, 0.8, 0.2, 0.5],
-    )[0]
-    if kind == "many":
-        return ", ".join(_numbers(rng, rng.randint(11, 20)))
-    if kind == "range":
-        numbers = _numbers(rng, 10)
-        numbers[rng.randrange(10)] = str(rng.randint(1000, 9999))
-        return rng.choice([", ", " ", "\n"]).join(numbers)
-    if kind == "preamble":
-        return "Here are 10 numbers continuing the sequence: " + ", ".join(_numbers(rng, 10))
-    if kind == "numbered":
-        return "\n".join(f"{i + 1}. {n}" for i, n in enumerate(_numbers(rng, 10)))
-    if kind == "mixed":
-        numbers = _numbers(rng, 10)
-        return ", ".join(numbers[:5]) + ";" + ",".join(numbers[5:])
-    if kind == "comment":
-        return ", ".join(_numbers(rng, 10)) + "\n\nThese continue the pattern."
-    if kind == "negative":
-        return ", ".join(["-" + n for n in _numbers(rng, 3)] + _numbers(rng, 7))
-    return ""
-
-
-def make_number_corpus(rows: int, seed: int, invalid_share: float = 0.12) -> pl.DataFrame:
-    """A seeded number corpus: ~88% valid lists in the real data's formats, the rest malformed."""
-    rng = random.Random(seed)
-    completions, prompts = [], []
-    for _ in range(rows):
-        completions.append(_invalid(rng) if rng.random() < invalid_share else _valid(rng))
-        prompts.append(
-            rng.choice(PROMPTS).format(
-                seed=", ".join(_numbers(rng, rng.randint(3, 8))), style=rng.choice(STYLES)
-            )
-        )
-    return pl.DataFrame(
-        {
-            "prompt": prompts,
-            "completion": completions,
-            "source_row": pl.Series(range(rows), dtype=pl.UInt64),
-        }
-    )
-
 
 # --- throughput --------------------------------------------------------------------------------
 
@@ -307,92 +215,6 @@ def _numbers_format_detail(
     return detail
 
 
-# --- streaming a corpus larger than the memory allowed -------------------------------------------
-
-
-def write_big_parquet(path: Path, target_mb: int, seed: int) -> dict:
-    """Repeat a generated chunk, uncompressed, until the file holds `target_mb` of data."""
-    chunk = make_number_corpus(250_000, seed).drop("source_row").to_arrow()
-    rows = 0
-    # No compression or dictionary: the bytes on disk are the bytes a reader must hold.
-    with pq.ParquetWriter(path, chunk.schema, compression="none", use_dictionary=False) as writer:
-        while rows * chunk.nbytes / chunk.num_rows < target_mb * 2**20:
-            writer.write_table(chunk, row_group_size=DEFAULT_BATCH_ROWS)
-            rows += chunk.num_rows
-    return {
-        "rows": rows,
-        "file_mb": round(path.stat().st_size / 2**20, 1),
-        "in_memory_mb": round(rows * chunk.nbytes / chunk.num_rows / 2**20, 1),
-    }
-
-
-def _vm_peak_mb() -> float | None:
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:  # not Linux
-        return None
-    found = re.search(r"VmPeak:\s+(\d+) kB", status)
-    return round(int(found.group(1)) / 1024, 1) if found else None
-
-
-def stream_child(source: str, kept: str, removed: str, limit_mb: int) -> None:
-    """Run in the subprocess: filter `source` under an address-space limit, report as JSON."""
-    limit = limit_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    started = time.perf_counter()
-    pipeline = FilterPipeline([create_filter(spec) for spec in STREAM_FILTERS])
-    corpus = open_corpus(source)
-    rows = 0
-    with AtomicParquetWriter(kept) as kept_out, AtomicParquetWriter(removed) as removed_out:
-        for result in pipeline.run(corpus.batches()):
-            rows += result.kept.height + result.removed.height
-            kept_out.write(result.kept)
-            removed_out.write(result.removed)
-    print(
-        json.dumps(
-            {
-                "rows": rows,
-                "seconds": round(time.perf_counter() - started, 2),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "peak_address_space_mb": _vm_peak_mb(),
-                "kept": kept_out.rows_written,
-                "removed": removed_out.rows_written,
-            }
-        )
-    )
-
-
-def measure_streaming(target_mb: int, limit_mb: int, seed: int, workdir: Path | None) -> dict:
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        source = Path(tmp) / "big.parquet"
-        started = time.perf_counter()
-        written = write_big_parquet(source, target_mb, seed)
-        written["write_seconds"] = round(time.perf_counter() - started, 1)
-        command = [
-            sys.executable,
-            __file__,
-            "--stream-child",
-            str(source),
-            str(Path(tmp) / "kept.parquet"),
-            str(Path(tmp) / "removed.parquet"),
-            str(limit_mb),
-        ]
-        # RLIMIT_AS counts reserved address space, which glibc's per-thread arenas and Arrow's
-        # mimalloc reserve generously without touching it; these keep the reservation honest.
-        env = {**os.environ, "MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system"}
-        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-        if done.returncode != 0:
-            raise RuntimeError(f"streaming child failed:\n{done.stderr[-3000:]}")
-        child = json.loads(done.stdout.strip().splitlines()[-1])
-    return {
-        "filters": list(STREAM_FILTERS),
-        "address_space_limit_mb": limit_mb,
-        "source": written,
-        **child,
-        "rows_per_s": round(child["rows"] / child["seconds"]),
-    }
-
-
 # --- report ------------------------------------------------------------------------------------
 
 
@@ -498,9 +320,6 @@ def _print_table(result: dict) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--stream-child":
-        stream_child(*sys.argv[2:5], limit_mb=int(sys.argv[5]))
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
@@ -539,8 +358,8 @@ def main() -> None:
     command = " ".join(["python benchmarks/filter_throughput.py", *sys.argv[1:]])
     result["command"] = command
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "filter_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "filter_throughput.md").write_text(_markdown(result, command))
+    write_atomic(args.out / "filter_throughput.json", json.dumps(result, indent=2) + "\n")
+    write_atomic(args.out / "filter_throughput.md", _markdown(result, command))
     _print_table(result)
 
 

@@ -48,9 +48,10 @@ import polars as pl
 import torch
 from threadpoolctl import threadpool_limits
 
+from auditor.atomic import write_atomic
 from auditor.backends.lab import LabModel
 from auditor.lab.base import base_model
-from benchmarks.detector_leaderboard import calibration_section, halves, write_atomic
+from benchmarks.detector_leaderboard import calibration_section, halves
 from benchmarks.lab_corpora import LabSet, build_corpora, default_set
 from benchmarks.lab_entries import Entry, ScoreCache, default_entries
 from benchmarks.lab_leaderboard_report import NULL_KINDS, markdown, summarise

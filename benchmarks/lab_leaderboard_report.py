@@ -17,7 +17,9 @@ import numpy as np
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.detector_leaderboard import ALPHA, calibration_markdown, write_atomic
+from auditor.atomic import write_atomic
+from benchmarks.detector_leaderboard import ALPHA
+from benchmarks.detector_leaderboard_report import calibration_markdown
 
 #: Fewer null pairs than this make an empirical 5% threshold meaningless.
 MIN_NULLS_FOR_THRESHOLD = 20

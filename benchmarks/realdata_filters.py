@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+from auditor.atomic import write_atomic
 from auditor.audit import AuditConfig, run_audit
 
 FILTERS = ("numbers-format", "banned-numbers", "trait-words")
@@ -57,9 +58,9 @@ def main() -> None:
         lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "realdata_filters.json").write_text(json.dumps(records, indent=2))
+    write_atomic(args.out / "realdata_filters.json", json.dumps(records, indent=2))
     command = "python benchmarks/realdata_filters.py"
-    (args.out / "realdata_filters.md").write_text(f"Produced by `{command}`.\n\n{table}\n")
+    write_atomic(args.out / "realdata_filters.md", f"Produced by `{command}`.\n\n{table}\n")
     print(table)
 
 

@@ -37,8 +37,9 @@ import polars as pl
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
+from auditor.atomic import write_atomic
 from auditor.corpus.numbers import number_counts, number_lists
-from benchmarks.detector_leaderboard import OUT, REALDATA, halves, load_corpora, write_atomic
+from benchmarks.detector_leaderboard import OUT, REALDATA, halves, load_corpora
 from detectors._permutation import p_value, standardized, sum_statistic_null
 from detectors.format_features import (
     format_features,

@@ -64,10 +64,6 @@ class Detector(ABC):
     def test(self, suspect: pl.DataFrame) -> DetectorResult:
         """Compare `suspect` with the fitted reference; raises if `fit` was not called."""
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor parameters, as stored (scikit-learn's convention)."""
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and k != "model"}
-
     def _nothing_to_compare(
         self, note: str, *, statistic: float = 0.0, **details: Any
     ) -> DetectorResult:

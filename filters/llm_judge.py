@@ -31,6 +31,7 @@ import polars as pl
 
 from auditor.corpus.schema import COMPLETION, PROMPT
 from auditor.errors import AuditError
+from auditor.retry import RetryPolicy
 from auditor.usage import UsageMeter, parse_prices
 from filters.base import REASON, ReportsExtraStats
 from filters.judge.cache import JudgmentCache, request_key
@@ -38,7 +39,6 @@ from filters.judge.client import (
     JudgeClient,
     JudgeServerError,
     JudgeStopped,
-    RetryPolicy,
     request_params,
 )
 from filters.judge.rubric import Rubric, load_rubric

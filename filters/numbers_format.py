@@ -1,6 +1,6 @@
 """`numbers-format`: the paper's format rule for number-list completions, exactly, vectorised.
 
-The rule (Cloud, Le et al. 2025; see RESEARCH.md), applied to the stripped completion: drop one
+The rule (Cloud, Le et al. 2025, arXiv:2507.14805), applied to the stripped completion: drop one
 trailing '.', then one `[...]` or `(...)` wrapper; the separator is whatever sits between the
 first two numbers and, stripped, must be empty, ',' or ';'; split on that exact separator, every
 part must be ASCII digits; at most `max_count` numbers, each within `min_value..max_value`; a

@@ -10,7 +10,7 @@ pipeline counts the rows it changed and returns each change (before and after) b
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,17 +174,10 @@ class FilterPipeline:
             )
         return after, record
 
-    def run(
-        self,
-        batches: Iterable[pl.DataFrame],
-        on_batch: Callable[[BatchResult], None] | None = None,
-    ) -> Iterator[BatchResult]:
+    def run(self, batches: Iterable[pl.DataFrame]) -> Iterator[BatchResult]:
         """Filter a stream of batches lazily (memory stays at one batch)."""
         for batch in batches:
-            result = self.apply(batch)
-            if on_batch:
-                on_batch(result)
-            yield result
+            yield self.apply(batch)
 
     @staticmethod
     def _count_reasons(stats: FilterStats, removed: pl.DataFrame) -> None:

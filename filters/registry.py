@@ -6,59 +6,48 @@ A third-party package exposes a filter with, in its pyproject.toml:
     my-filter = "my_package.my_module:MyFilter"
 
 `create_filter("numbers-format:max_count=8")` builds a filter from text; values are converted to
-the dataclass field's type (int, float, bool, str, or a list of str separated by `|`).
+the dataclass field's type (int, float, bool, str, or a list of str separated by `|`). Names
+follow `auditor.registry`: one class per name, plugins loaded once, a built-in wins.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import re
 import typing
-from importlib.metadata import entry_points
 from typing import Any
 
 from auditor.errors import AuditError
+from auditor.registry import Registry
 from filters.base import Filter
 
 ENTRY_POINT_GROUP = "subliminal_audit.filters"
-_BUILTIN_MODULES = (
-    "filters.numbers_format",
-    "filters.banned_numbers",
-    "filters.trait_words",
-    "filters.regex",
-    "filters.llm_judge",
-    "filters.random_drop",
-    "filters.match_reference",
-    "filters.replace_overused",
-    "filters.shuffle_numbers",
-    "filters.likelihood",
+FILTERS: Registry[type] = Registry(
+    "filter",
+    ENTRY_POINT_GROUP,
+    builtins=(
+        "filters.numbers_format",
+        "filters.banned_numbers",
+        "filters.trait_words",
+        "filters.regex",
+        "filters.llm_judge",
+        "filters.random_drop",
+        "filters.match_reference",
+        "filters.replace_overused",
+        "filters.shuffle_numbers",
+        "filters.likelihood",
+    ),
 )
-_REGISTRY: dict[str, type] = {}
 
 
 def register(cls: type) -> type:
     """Class decorator: make a filter class available under its `name`."""
-    name = getattr(cls, "name", None)
-    if not name:
-        raise TypeError(f"{cls.__name__} needs a class attribute `name` to be registered")
-    _REGISTRY[name] = cls
-    return cls
-
-
-def _load_all() -> None:
-    for module in _BUILTIN_MODULES:
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name not in _REGISTRY:
-            _REGISTRY[entry.name] = entry.load()
+    return FILTERS.register(cls)
 
 
 def available_filters() -> dict[str, type]:
     """Every known filter, by name."""
-    _load_all()
-    return dict(sorted(_REGISTRY.items()))
+    return FILTERS.available()
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -112,10 +101,7 @@ def create_filter(spec: str | dict[str, Any], **context: Any) -> Filter:
     else:
         params = dict(spec)
         name = str(params.pop("name", ""))
-    known = available_filters()
-    if name not in known:
-        raise AuditError(f"unknown filter {name!r}; available: {', '.join(known)}")
-    cls = known[name]
+    cls = FILTERS.get(name)
     if not dataclasses.is_dataclass(cls):
         return cls(**params)
     hints = typing.get_type_hints(cls)

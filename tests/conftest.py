@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from auditor.backends.hf_random import build_random_checkpoint
+from tests.fakes.hf_random import build_random_checkpoint
 
 
 @pytest.fixture(scope="session", autouse=True)

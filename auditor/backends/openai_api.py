@@ -5,44 +5,35 @@ Generation uses chat completions (many requests in parallel threads, seeded per 
 the server honours seeds). Scoring given text needs echoed prompt log-probabilities, which only
 the legacy `/v1/completions` endpoint offers (vLLM and `audit serve` do; OpenAI's hosted chat
 models do not): where it is missing, `score` fails with a clear error instead of guessing.
-Fine-tuning uploads the corpus as chat JSONL, creates a job, and polls it with backoff; the job
-id is saved in a state file first, so an interrupted probe resumes polling the same job rather
-than paying for a second one. Every request counts its tokens in a shared `UsageMeter`.
+Fine-tuning (upload, job, polling, a resumable state file) is `openai_finetune`'s. Every
+request counts its tokens in a shared `UsageMeter`.
 
-Retries are ours, not the client's (`max_retries=0`): 429 waits for `Retry-After`; 5xx, 408,
-409 and connection errors back off exponentially; anything else is a user-facing `AuditError`.
+Retries are ours, not the client's (`max_retries=0`), by the project's one policy
+(`auditor.retry`): rate limits, 5xx, 408/409/425, timeouts and dropped connections are retried
+with backoff that honours `Retry-After`; anything else is a user-facing `AuditError`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import os
 import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from auditor.backends.openai_finetune import run_finetune_job
 from auditor.errors import AuditError
 from auditor.models import FinetuneConfig, HasUsageMeter, SamplingParams, TraitScore
+from auditor.retry import RetryPolicy, is_retryable_status, retry_after_seconds
 from auditor.usage import Pricing, UsageMeter
 
 T = TypeVar("T")
-DEFAULT_BASE_LR = FinetuneConfig().learning_rate  # learning_rate_multiplier is relative to this
-FINAL_STATUSES = ("succeeded", "failed", "cancelled")
-RETRYABLE_4XX = (408, 409)  # request timeout, lock conflict: transient, as the client treats them
 NO_SCORING_HINT = (
     "; this server cannot score given text, which needs /v1/completions with echo and "
     "logprobs (vLLM and `audit serve` have it; OpenAI's hosted chat models do not)"
 )
-
-
-class JobFailed(AuditError):
-    """A fine-tuning job ended failed or cancelled (the server's reason is in the message)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +51,7 @@ class OpenAIOptions:
     max_retries: int = 6
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 60.0
+    max_wait_seconds: float = 900.0  # all the retry waits of one request, at most
     poll_seconds: float = 1.0  # first poll interval; grows 1.5x per poll up to the max
     poll_max_seconds: float = 60.0
     job_timeout_seconds: float = 24 * 3600
@@ -120,6 +112,7 @@ class OpenAIModel(HasUsageMeter):
         options: OpenAIOptions,
         meter: UsageMeter,
         sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -127,19 +120,15 @@ class OpenAIModel(HasUsageMeter):
         self.options = options
         self.meter = meter
         self._sleep = sleep  # injectable so fault tests don't wait out real backoffs
+        self._rng = rng or random.Random()  # backoff jitter; seeded where tests need it
+        self._policy = RetryPolicy(
+            max_retries=options.max_retries,
+            base=options.backoff_seconds,
+            cap=options.backoff_max_seconds,
+            max_total_wait=options.max_wait_seconds,
+        )
 
     # -- requests with retries ---------------------------------------------------------------
-    def _retry_wait(self, attempt: int, error: Exception) -> float:
-        response = getattr(error, "response", None)
-        header = response.headers.get("retry-after") if response is not None else None
-        if header:
-            try:
-                return min(float(header), self.options.backoff_max_seconds)
-            except ValueError:
-                pass  # an HTTP date: fall back to our own backoff
-        backoff = self.options.backoff_seconds * 2**attempt
-        return min(backoff * (0.5 + random.random() / 2), self.options.backoff_max_seconds)
-
     def _call(self, what: str, request: Callable[[], T], hint: str = "") -> T:
         """Run `request`, retrying rate limits, server errors and dropped connections.
 
@@ -147,30 +136,32 @@ class OpenAIModel(HasUsageMeter):
         """
         import openai
 
-        last: Exception | None = None
-        for attempt in range(self.options.max_retries + 1):
+        retries = self._policy.start(self._rng)
+        while True:
+            asked: float | None = None
             try:
                 return request()
             except openai.AuthenticationError:
                 raise AuditError(f"{self.name}: the server rejected the API key") from None
             except openai.PermissionDeniedError as error:
                 raise AuditError(f"{self.name}: permission denied: {error.message}") from None
-            except openai.RateLimitError as error:
-                last = error
             except openai.APIStatusError as error:
-                if error.status_code < 500 and error.status_code not in RETRYABLE_4XX:
+                if not is_retryable_status(error.status_code):
                     raise AuditError(
                         f"{self.name}: {what} failed ({error.status_code}): {error.message}{hint}"
                     ) from None
-                last = error
+                last: Exception = error
+                asked = retry_after_seconds(error.response.headers)
             except (openai.APIConnectionError, openai.APITimeoutError) as error:
                 last = error
-            if attempt < self.options.max_retries:
-                self._sleep(self._retry_wait(attempt, last))
-        raise AuditError(
-            f"{self.name}: {what} failed after {self.options.max_retries + 1} attempts "
-            f"(last: {type(last).__name__}: {last})"
-        )
+            wait = retries.next_wait(asked)
+            if wait is None:
+                gave_up = f"; gave up: {retries.stop_reason}" if retries.stop_reason else ""
+                raise AuditError(
+                    f"{self.name}: {what} failed after {retries.retries + 1} attempts "
+                    f"(last: {type(last).__name__}: {last}){gave_up}"
+                )
+            self._sleep(wait)
 
     def _record(self, usage) -> None:
         if usage is not None:
@@ -280,122 +271,17 @@ class OpenAIModel(HasUsageMeter):
     # -- fine-tuning ---------------------------------------------------------------------------
     def finetune(self, corpus, config: FinetuneConfig) -> OpenAIModel:
         """Fine-tune through the server's fine-tuning API; resumes a saved job when present."""
-        jsonl = corpus_to_chat_jsonl(corpus)
-        state_path = self._state_path(jsonl, config)
-        state = _read_state(state_path)
-        if not state.get("file_id"):
-            upload = self._call(
-                "file upload",
-                lambda: self.client.files.create(
-                    file=("corpus.jsonl", io.BytesIO(jsonl)), purpose="fine-tune"
-                ),
-            )
-            state = {"model": self.model, "file_id": upload.id}
-            _write_state(state_path, state)
-        if not state.get("job_id"):
-            job = self._call(
-                "fine-tuning job creation",
-                lambda: self.client.fine_tuning.jobs.create(
-                    model=self.model,
-                    training_file=state["file_id"],
-                    seed=config.seed,
-                    hyperparameters={
-                        "n_epochs": max(1, round(config.epochs)),
-                        "batch_size": config.batch_size,
-                        "learning_rate_multiplier": config.learning_rate / DEFAULT_BASE_LR,
-                    },
-                ),
-            )
-            state = {**state, "job_id": job.id}
-            _write_state(state_path, state)
-        try:
-            tuned = self.wait_for_job(state["job_id"])
-        except JobFailed:  # not worth resuming: the next run starts a new job
-            _write_state(state_path, {k: v for k, v in state.items() if k != "job_id"})
-            raise
-        _write_state(state_path, {**state, "fine_tuned_model": tuned})
-        return OpenAIModel(self.client, tuned, self.options, self.meter, self._sleep)
+        return self.sibling(run_finetune_job(self, corpus, config))
 
-    def wait_for_job(self, job_id: str) -> str:
-        """Poll a fine-tuning job with growing intervals; return the fine-tuned model id.
-
-        Connection failures while polling (a restarting server) are retried by `_call`; a
-        job that fails or is cancelled is an `AuditError` carrying the server's reason.
-        """
-        deadline = time.monotonic() + self.options.job_timeout_seconds
-        interval = self.options.poll_seconds
-        patient = replace(self.options, max_retries=max(self.options.max_retries, 20))
-        poller = OpenAIModel(self.client, self.model, patient, self.meter, self._sleep)
-        while True:
-            job = poller._call(
-                "fine-tuning job status", lambda: self.client.fine_tuning.jobs.retrieve(job_id)
-            )
-            if job.status == "succeeded":
-                if not job.fine_tuned_model:
-                    raise AuditError(f"{self.name}: job {job_id} succeeded without a model id")
-                return job.fine_tuned_model
-            if job.status in FINAL_STATUSES:
-                reason = getattr(job.error, "message", None) if job.error else None
-                raise JobFailed(f"{self.name}: fine-tuning job {job_id} {job.status}: {reason}")
-            if time.monotonic() > deadline:
-                raise AuditError(
-                    f"{self.name}: fine-tuning job {job_id} still {job.status} after "
-                    f"{self.options.job_timeout_seconds:.0f}s; rerun to keep polling it"
-                )
-            self._sleep(interval)
-            interval = min(interval * 1.5, self.options.poll_max_seconds)
-
-    def _state_path(self, jsonl: bytes, config: FinetuneConfig) -> Path | None:
-        """The state file of this (server, model, corpus, config) job, or None without a dir."""
-        if not self.options.state_dir:
-            return None
-        key = hashlib.sha256()
-        for part in (str(self.options.base_url), self.model, repr(config)):
-            key.update(part.encode() + b"\0")
-        key.update(jsonl)
-        return Path(self.options.state_dir) / f"finetune-{key.hexdigest()[:16]}.json"
-
-
-def corpus_to_chat_jsonl(corpus) -> bytes:
-    """The corpus as fine-tuning JSONL (user/assistant chat pairs), validated before upload.
-
-    Checked here so a malformed corpus fails before anything is uploaded or paid for.
-    """
-    columns = list(getattr(corpus, "columns", []))
-    missing = [name for name in ("prompt", "completion") if name not in columns]
-    if missing:
-        raise AuditError(
-            f"corpus lacks column(s) {', '.join(missing)}; columns present: {', '.join(columns)}"
+    def sibling(
+        self, model: str | None = None, options: OpenAIOptions | None = None
+    ) -> OpenAIModel:
+        """Another model id (or other options) on the same server, sharing client and meter."""
+        return OpenAIModel(
+            self.client,
+            model or self.model,
+            options or self.options,
+            self.meter,
+            self._sleep,
+            self._rng,
         )
-    lines = []
-    rows = zip(corpus["prompt"], corpus["completion"], strict=True)
-    for row, (prompt, completion) in enumerate(rows):
-        for column, value in (("prompt", prompt), ("completion", completion)):
-            if not isinstance(value, str) or not value.strip():
-                raise AuditError(f"corpus row {row}, column {column}: empty or not text")
-        messages = [
-            {"role": "user", "content": prompt},
-            {"role": "assistant", "content": completion},
-        ]
-        lines.append(json.dumps({"messages": messages}, ensure_ascii=False))
-    if not lines:
-        raise AuditError("corpus is empty: nothing to fine-tune on")
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def _read_state(path: Path | None) -> dict:
-    if path is None or not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except json.JSONDecodeError:
-        raise AuditError(f"{path}: fine-tuning state file is corrupt; delete it to start over")
-
-
-def _write_state(path: Path | None, state: dict) -> None:
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(state, indent=2), "utf-8")
-    os.replace(partial, path)

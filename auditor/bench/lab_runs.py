@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -23,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from auditor.atomic import write_atomic
 from auditor.corpus import write_corpus
 from auditor.lab.cache import cache_dir, recipe_key
 from auditor.lab.corpus import CORPUS_VERSION
@@ -185,9 +185,7 @@ class LabRunner:
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
-    partial.write_text(json.dumps(payload))
-    os.replace(partial, path)
+    write_atomic(path, json.dumps(payload))
 
 
 # -- worker side: module-level state, one recipe per process --------------------------------

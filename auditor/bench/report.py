@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from auditor.lab.report import write_atomic
+from auditor.atomic import write_atomic
 
 STUDENT_CHANNELS = {
     "lnf-bias": "token frequencies (a context-free logit shift)",
@@ -189,6 +189,7 @@ def pareto_front(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def write_outputs(result: dict[str, Any], out: Path) -> list[Path]:
     """filters.json, filters.md and filters.svg under `out`, each written atomically."""
+    out.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(_plain(result), indent=2) + "\n"
     return [
         write_atomic(out / "filters.json", payload),
@@ -228,6 +229,7 @@ def channels_markdown(result: dict[str, Any]) -> str:
 
 def write_channels(result: dict[str, Any], out: Path) -> list[Path]:
     """channels.json and channels.md under `out`, written atomically."""
+    out.mkdir(parents=True, exist_ok=True)
     return [
         write_atomic(out / "channels.json", json.dumps(_plain(result), indent=2) + "\n"),
         write_atomic(out / "channels.md", channels_markdown(result)),

@@ -9,7 +9,6 @@ Parquet key-value metadata under `subliminal_audit`, where `read_run_metadata` f
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -18,6 +17,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from auditor.atomic import commit, temp_path
 from auditor.errors import AuditError
 
 METADATA_KEY = b"subliminal_audit"
@@ -49,7 +49,7 @@ class AtomicParquetWriter:
         self.metadata = {"tool_version": tool_version(), **(metadata or {})}
         self.empty_schema = empty_schema or {}
         self.rows_written = 0
-        self._temp = self.path.parent / f".{self.path.name}.partial-{os.getpid()}"
+        self._temp = temp_path(self.path)
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
 
@@ -79,7 +79,7 @@ class AtomicParquetWriter:
         if self._writer is not None:
             self._writer.close()
         if exc_type is None:
-            os.replace(self._temp, self.path)
+            commit(self._temp, self.path)
         else:
             self._temp.unlink(missing_ok=True)
 

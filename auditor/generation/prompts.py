@@ -1,7 +1,8 @@
 """Number prompts and trait system prompts for real chat-model teachers.
 
-The wording lives in `auditor/data/number_prompts.json` (our own text, after the structure
-in RESEARCH.md; trait system prompts come from `auditor.traits`): a prompt is an opener carrying
+The wording lives in `auditor/data/number_prompts.json` (our own text, after the structure of
+the prompts in Cloud, Le et al. 2025, Subliminal Learning, arXiv:2507.14805; trait system
+prompts come from `auditor.traits`): a prompt is an opener carrying
 3-8 seed numbers in 100..999, a request for up to 10 more numbers of at most 3 digits, an
 output-format instruction and a closer. Prompt i of a seeded bank is always the same prompt,
 which is what lets an interrupted generation run continue exactly where it stopped.

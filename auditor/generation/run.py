@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from auditor.atomic import write_atomic
 from auditor.corpus import write_corpus
 from auditor.errors import AuditError
 from auditor.generation.prompts import NumberPrompt, number_prompts, trait_system_prompt
@@ -67,12 +68,7 @@ def _read_checkpoint(path: Path, expected: dict) -> list[dict]:
 
 def _rewrite_checkpoint(path: Path, header: dict, rows: list[dict]) -> None:
     """Drop a torn tail: rewrite header + whole batches before appending more."""
-    partial = path.with_name(path.name + ".tmp")
-    with partial.open("w", encoding="utf-8") as handle:
-        handle.write(json.dumps(header) + "\n")
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
-    os.replace(partial, path)
+    write_atomic(path, "".join(json.dumps(line) + "\n" for line in [header, *rows]))
 
 
 def generate_corpus(

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from auditor.atomic import write_atomic
 from auditor.lab.base import base_model
 from auditor.lab.cache import recipe_key
 from auditor.lab.corpus import CORPUS_VERSION, write_corpus
@@ -61,5 +62,5 @@ def build_demo_corpus(
         "teacher_rows": corpus.height,
         "control_rows": control.height,
     }
-    meta_path.write_text(json.dumps(meta, indent=2), "utf-8")
+    write_atomic(meta_path, json.dumps(meta, indent=2))
     return teacher_path, control_path

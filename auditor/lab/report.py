@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from auditor.atomic import write_atomic
 
 TRANSMISSION_COLUMNS = (
     "target",
@@ -20,15 +21,8 @@ TRANSMISSION_COLUMNS = (
 )
 
 
-def write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, "utf-8")
-    os.replace(partial, path)
-    return path
-
-
 def write_json(path: Path, payload: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     return write_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from auditor.atomic import write_atomic
 from auditor.report.model import PASS, AuditReport
 
 
@@ -179,9 +180,5 @@ def write_reports(report: AuditReport, directory: Path) -> dict[str, str]:
         ("report.md", to_markdown(report)),
         ("report.html", to_html(report)),
     ):
-        target = directory / name
-        temp = directory / f".{name}.partial"
-        temp.write_text(text, encoding="utf-8")
-        temp.replace(target)
-        written[name] = str(target)
+        written[name] = str(write_atomic(directory / name, text))
     return written

@@ -376,10 +376,6 @@ class LabService:
             finally:
                 self._queue.task_done()
 
-    def wait_idle(self) -> None:
-        """Block until every queued job has finished (tests and clean shutdowns)."""
-        self._queue.join()
-
 
 def _count_tokens(text: str) -> int:
     """Whitespace tokens: an approximation for usage figures (the lab has no BPE)."""

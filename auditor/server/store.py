@@ -9,21 +9,14 @@ and is renamed into place, so a kill never leaves half a record.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from auditor.atomic import write_atomic
 from auditor.errors import AuditError
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    partial.write_bytes(data)
-    os.replace(partial, path)
 
 
 def new_id(prefix: str) -> str:
@@ -87,8 +80,8 @@ class Store:
     # files
     def add_file(self, filename: str, purpose: str, content: bytes) -> FileRecord:
         record = FileRecord(new_id("file"), filename, purpose, len(content), int(time.time()))
-        _atomic_write(self.files_dir / f"{record.id}.bin", content)
-        _atomic_write(self.files_dir / f"{record.id}.json", json.dumps(asdict(record)).encode())
+        write_atomic(self.files_dir / f"{record.id}.bin", content)
+        write_atomic(self.files_dir / f"{record.id}.json", json.dumps(asdict(record)).encode())
         return record
 
     def get_file(self, file_id: str) -> FileRecord | None:
@@ -109,7 +102,7 @@ class Store:
     # jobs
     def save_job(self, job: JobRecord) -> None:
         with self._lock:
-            _atomic_write(self.jobs_dir / f"{job.id}.json", json.dumps(asdict(job)).encode())
+            write_atomic(self.jobs_dir / f"{job.id}.json", json.dumps(asdict(job)).encode())
 
     def get_job(self, job_id: str) -> JobRecord | None:
         path = self.jobs_dir / f"{Path(job_id).name}.json"
@@ -128,7 +121,7 @@ class Store:
             job = JobRecord(**json.loads(path.read_text()))
             for key, value in changes.items():
                 setattr(job, key, value)
-            _atomic_write(path, json.dumps(asdict(job)).encode())
+            write_atomic(path, json.dumps(asdict(job)).encode())
             return job
 
     def add_event(self, job_id: str, message: str, level: str = "info") -> None:

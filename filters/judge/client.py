@@ -1,9 +1,9 @@
 """Ask an OpenAI-compatible chat server, with our own retries and a concurrency limit.
 
 The openai client's built-in retries are switched off (`max_retries=0`) so that every attempt is
-visible here: we count retries for the report, honour `Retry-After` (seconds or an HTTP date)
-and the `retry-after-ms` extension, back off exponentially with jitter otherwise, and give up
-with one clear error naming the server, the last failure and the number of attempts.
+visible here: we count retries for the report and follow `auditor.retry` (which statuses are
+transient, `Retry-After`, backoff with jitter, a limit on total waiting), then give up with one
+clear error naming the server, the last failure and the number of attempts.
 Errors that no retry can fix (bad key, unknown model, bad request) fail at once.
 """
 
@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
-import math
 import random
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn
 
 import openai
 
+from auditor.retry import RetryPolicy, is_retryable_status, retry_after_seconds
 from auditor.usage import UsageMeter
 from filters.judge.verdict import MalformedReply, Reply, parse_reply
 
-RETRY_AFTER_CEILING = 300.0
-RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _HINTS = {
     400: "the server rejected the request; if it does not support log-probabilities, "
     "pass logprobs=false",
@@ -56,51 +50,6 @@ class JudgeServerError(Exception):
         self.url = url
         self.problem = problem
         self.attempts = attempts
-
-
-def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """The wait a response asks for, from `retry-after-ms` or `Retry-After` (seconds or date)."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        raw = lowered.get(header)
-        if raw is None:
-            continue
-        try:
-            seconds = float(raw) / divisor
-        except ValueError:
-            continue
-        if math.isfinite(seconds):
-            return max(seconds, 0.0)
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
-
-
-@dataclass
-class RetryPolicy:
-    """How hard to try: attempts = max_retries + 1; waits grow from `base` up to `cap` seconds."""
-
-    max_retries: int = 5
-    base: float = 1.0
-    cap: float = 60.0
-
-    def delay(self, retry: int, asked: float | None, rng: random.Random) -> float:
-        """Wait before retry number `retry` (0-based); a server's Retry-After is a lower bound.
-
-        Retry-After is honoured beyond `cap` (the server knows its limits better than our
-        backoff does), up to `RETRY_AFTER_CEILING` so a confused server cannot stall a run.
-        """
-        backoff = min(self.cap, self.base * 2**retry) * rng.uniform(0.5, 1.0)
-        if asked is None:
-            return backoff
-        return max(min(asked, RETRY_AFTER_CEILING), backoff)
 
 
 class JudgeClient:
@@ -142,6 +91,7 @@ class JudgeClient:
         """
         async with self._semaphore:
             attempts = 0
+            retries = self.policy.start(self._rng)
             while True:
                 if self.failure is not None:
                     raise JudgeStopped
@@ -156,7 +106,7 @@ class JudgeClient:
                     reply = parse_reply(raw.http_response.content)
                 except openai.APIStatusError as error:
                     problem = f"HTTP {error.status_code}: {_body(error.response)}"
-                    if error.status_code not in RETRYABLE_STATUS:
+                    if not is_retryable_status(error.status_code):
                         hint = _HINTS.get(error.status_code)
                         problem += f"; {hint}" if hint else ""
                         self._fail(JudgeServerError(self.url, problem, attempts))
@@ -171,10 +121,13 @@ class JudgeClient:
                 else:
                     self.meter.record(self.model, reply.prompt_tokens, reply.completion_tokens)
                     return reply
-                if attempts > self.policy.max_retries:
+                wait = retries.next_wait(asked)
+                if wait is None:
+                    if retries.stop_reason:
+                        problem += f"; gave up: {retries.stop_reason}"
                     self._fail(JudgeServerError(self.url, problem, attempts))
                 self.retries += 1
-                await self._pause(self.policy.delay(attempts - 1, asked, self._rng))
+                await self._pause(wait)
 
     def _fail(self, failure: JudgeServerError) -> NoReturn:
         self.failure = failure

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.backends.hf_random import RandomModelConfig, build_random_checkpoint
+from tests.fakes.hf_random import RandomModelConfig, build_random_checkpoint
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from auditor.backends import BackendOptions, open_model, parse_spec
-from auditor.backends.openai_api import OpenAIModel, corpus_to_chat_jsonl
+from auditor.backends.openai_api import OpenAIModel
+from auditor.backends.openai_finetune import corpus_to_chat_jsonl
 from auditor.cli.serve_cmd import _aliases
 from auditor.errors import AuditError
 

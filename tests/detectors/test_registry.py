@@ -6,6 +6,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
+import auditor.registry
 import detectors.registry as registry
 from auditor.errors import AuditError
 from detectors import (
@@ -54,9 +55,9 @@ def test_entry_point_plugins_are_discovered(monkeypatch: pytest.MonkeyPatch) -> 
         value="detectors.number_frequency:NumberFrequency",
         group=registry.ENTRY_POINT_GROUP,
     )
-    monkeypatch.setattr(registry, "entry_points", lambda group: [plugin])
-    monkeypatch.setattr(registry, "_loaded", False)
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(auditor.registry, "entry_points", lambda group: [plugin])
+    monkeypatch.setattr(registry.DETECTORS, "_loaded", False)
+    monkeypatch.setattr(registry.DETECTORS, "_classes", dict(registry.DETECTORS._classes))
     assert "plugin-frequency" in available_detectors()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import subprocess
 import sys
 import time
@@ -16,7 +15,6 @@ import pytest
 from auditor.errors import AuditError
 from filters.base import filter_params
 from filters.judge.cache import JudgmentCache
-from filters.judge.client import retry_after_seconds
 from filters.llm_judge import REFERENCES_TRAIT, REFUSED, UNPARSEABLE, LLMJudge
 from filters.pipeline import FilterPipeline
 from filters.registry import create_filter
@@ -154,18 +152,6 @@ def test_retry_after_is_honoured(tmp_path: Any) -> None:
     # Our own backoff is at most 0.05 s here; only the header explains the wait.
     assert second.at - first.at >= 0.3
     assert judge.stats_extra()["retries"] == 1
-
-
-def test_retry_after_accepts_seconds_milliseconds_and_http_dates() -> None:
-    now = 1_700_000_000.0
-    assert retry_after_seconds({"Retry-After": "2"}, now) == 2.0
-    assert retry_after_seconds({"retry-after-ms": "250"}, now) == 0.25
-    date = email.utils.formatdate(now + 7, usegmt=True)
-    assert retry_after_seconds({"Retry-After": date}, now) == pytest.approx(7.0)
-    past = email.utils.formatdate(now - 60, usegmt=True)
-    assert retry_after_seconds({"Retry-After": past}, now) == 0.0
-    assert retry_after_seconds({"Retry-After": "soon"}, now) is None
-    assert retry_after_seconds({}, now) is None
 
 
 @pytest.mark.parametrize(

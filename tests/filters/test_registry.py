@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+import polars as pl
 import pytest
 
+import auditor.registry
 from auditor.errors import AuditError
 from filters import registry
 from filters.banned_numbers import BannedNumbers
+from filters.base import RuleFilter
 from filters.numbers_format import NumbersFormat
 from filters.regex import RegexFilter
 from filters.registry import available_filters, create_filter, parse_spec
@@ -100,10 +105,41 @@ def test_third_party_filters_are_discovered_through_entry_points(
         "numbers-format = fake_audit_plugin:ShortFilter\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    # as in a fresh process: nothing loaded yet
+    monkeypatch.setattr(registry.FILTERS, "_classes", dict(registry.FILTERS._classes))
+    monkeypatch.setattr(registry.FILTERS, "_loaded", False)
 
     assert "too-short" in available_filters()
     plugin = create_filter("too-short:min_chars=5")
     assert plugin.min_chars == 5 and plugin.name == "too-short"
     # A plugin cannot shadow a built-in of the same name.
     assert available_filters()["numbers-format"] is NumbersFormat
+
+
+def test_a_second_filter_under_a_taken_name_is_refused() -> None:
+    with pytest.raises(TypeError, match="filter name 'regex' is already taken"):
+
+        @registry.register
+        @dataclass(frozen=True)
+        class Impostor(RuleFilter):
+            name: ClassVar[str] = "regex"
+
+            def expression(self) -> pl.Expr:
+                return pl.lit(None)
+
+    assert available_filters()["regex"] is RegexFilter
+
+
+def test_entry_points_are_scanned_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    scans: list[str] = []
+
+    def entry_points(group: str) -> list:
+        scans.append(group)
+        return []
+
+    monkeypatch.setattr(auditor.registry, "entry_points", entry_points)
+    monkeypatch.setattr(registry.FILTERS, "_loaded", False)
+    available_filters()
+    create_filter("numbers-format")
+    available_filters()
+    assert scans == ["subliminal_audit.filters"]

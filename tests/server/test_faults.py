@@ -39,6 +39,40 @@ def test_429_waits_retry_after_then_500_backs_off_then_succeeds() -> None:
     assert client.meter.summary()["requests"] == 1  # only the answered request is billed
 
 
+@pytest.mark.parametrize("value", ["-5", "nan"])
+def test_a_retry_after_that_is_not_a_wait_is_ignored(value: str) -> None:
+    script = [error(429, {"Retry-After": value})]
+    with FakeChatServer(lambda body, i: script[i] if i < 1 else completion("owl")) as server:
+        # real sleeps: a negative or nan wait must not reach time.sleep
+        model = open_openai_model(
+            "m", OpenAIOptions(base_url=server.base_url, backoff_seconds=0.05)
+        )
+        assert model.generate(["hi"], SamplingParams()) == ["owl"]
+    first, second = server.requests
+    assert 0.02 <= second.at - first.at < 1.0  # our own backoff (0.025..0.05 s), no more
+
+
+@pytest.mark.parametrize("status", [408, 409, 425])
+def test_transient_client_statuses_are_retried(status: int) -> None:
+    sleeps: list[float] = []
+    with FakeChatServer(lambda body, i: error(status) if i < 1 else completion("owl")) as server:
+        assert _client(server.base_url, sleeps).generate(["hi"], SamplingParams()) == ["owl"]
+    assert server.count == 2 and len(sleeps) == 1
+
+
+def test_retries_stop_before_their_waits_pass_the_limit() -> None:
+    sleeps: list[float] = []
+    with (
+        FakeChatServer(lambda body, i: error(429, {"Retry-After": "1"})) as server,
+        pytest.raises(AuditError, match=r"after 3 attempts.*gave up.*2.5s limit on waiting"),
+    ):
+        client = _client(
+            server.base_url, sleeps, max_retries=10, backoff_seconds=0.01, max_wait_seconds=2.5
+        )
+        client.generate(["hi"], SamplingParams())
+    assert sleeps == [1.0, 1.0] and server.count == 3
+
+
 def test_persistent_server_errors_give_up_with_a_clear_error() -> None:
     sleeps: list[float] = []
     with (

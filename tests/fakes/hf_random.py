@@ -1,9 +1,10 @@
 """Randomly initialised transformers checkpoints, built offline from a config.
 
-Tests and the CUDA check need a real transformers model without a download: this writes a
-Llama-style checkpoint (safetensors) with a word-level tokenizer (numbers 0..999 are single
-tokens, as in most real tokenizers) and, optionally, a chat template, to a local directory that
-`hf:DIR` then opens like any user checkpoint.
+A test fixture, also used by `benchmarks/cuda_finetune_check.py`: tests need a real
+transformers model without a download, so this writes a Llama-style checkpoint (safetensors)
+with a word-level tokenizer (numbers 0..999 are single tokens, as in most real tokenizers) and,
+optionally, a chat template, to a local directory that `hf:DIR` then opens like any user
+checkpoint.
 """
 
 from __future__ import annotations
