@@ -31,6 +31,10 @@ class SamplingParams:
     top_p: float = 1.0
     seed: int | None = None
     system_prompt: str | None = None
+    # Threshold sampling, a generation-time defense: tokens whose probability is below this are
+    # never drawn (the most likely token always stays). Lab and hf models apply it; an
+    # OpenAI-compatible server gets it as the extra field `min_prob` (`audit serve` honours it).
+    min_prob: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,8 @@ class HFModel(SavableBackend, TokenScorer):
                     temperature=params.temperature if sampling else None,
                     top_p=params.top_p if sampling else None,
                     top_k=0 if sampling else None,
+                    # transformers' epsilon sampling is the same absolute threshold.
+                    epsilon_cutoff=params.min_prob if sampling and params.min_prob else None,
                     pad_token_id=self.tokenizer.pad_token_id,
                 )
                 new_tokens = generated[:, batch["input_ids"].shape[1] :]

@@ -67,6 +67,7 @@ class LabModel(Conditioner, FinetuneDefaults, WritesOwnPrompts, TokenScorer):
             max_new_tokens=params.max_new_tokens,
             top_p=params.top_p,
             seed=params.seed or 0,
+            min_prob=params.min_prob,
         )
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:

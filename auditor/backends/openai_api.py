@@ -199,7 +199,9 @@ class OpenAIModel(HasUsageMeter):
             texts: list[str] = []
             while len(texts) < len(indices):
                 first = indices[len(texts)]
-                extra = {"seed": params.seed + first} if params.seed is not None else {}
+                extra: dict = {"seed": params.seed + first} if params.seed is not None else {}
+                if params.min_prob > 0:
+                    extra["extra_body"] = {"min_prob": params.min_prob}
                 wanted = len(indices) - len(texts)
                 if wanted > 1:
                     extra["n"] = wanted

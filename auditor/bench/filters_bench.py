@@ -59,6 +59,27 @@ class Kept:
     seconds: float = 0.0
 
 
+class _MemoScorer:
+    """A lab model whose `score` remembers its answers: several likelihood defenses score the
+    same corpus under the same base, and the benchmark pays for that once."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.name = model.name
+        self._memo: dict[tuple[str, str], float] = {}
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
+        pairs = list(zip(prompts, completions, strict=True))
+        missing = list(dict.fromkeys(p for p in pairs if p not in self._memo))
+        if missing:
+            scores = self.model.score([p for p, _ in missing], [c for _, c in missing])
+            self._memo.update(zip(missing, scores, strict=True))
+        return [self._memo[p] for p in pairs]
+
+    def condition(self, prompts: Sequence[str], trait: str) -> list[str]:
+        return self.model.condition(prompts, trait)
+
+
 def _apply(made: Any, frame: pl.DataFrame) -> Kept:
     if made is None:
         return Kept(frame, frame.height)
@@ -106,7 +127,9 @@ def run_bench(
             return step
 
         corpora = runner.corpora(jobs, tick("corpora", len(jobs)))
-        cells, errors = _filter_cells(entries, config, corpora, cache)
+        done[0] = 0
+        n_cells = len(config.seeds) * len(entries) * len(config.targets)
+        cells, errors = _filter_cells(entries, config, corpora, cache, tick("filters", n_cells))
         student_jobs: list[StudentJob] = []
         for cell in cells:
             if cell.get("empty"):
@@ -140,6 +163,7 @@ def _filter_cells(
     config: BenchConfig,
     corpora: dict[CorpusJob, pl.DataFrame],
     cache: str | Path | None,
+    on_done: Callable[[], None] = lambda: None,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     from auditor.backends.lab import LabModel
     from auditor.lab.base import base_model
@@ -151,7 +175,7 @@ def _filter_cells(
     for seed in config.seeds:
         init, _ = recipe.base_inits(seed)
         base, _ = base_model(recipe.base, init, cache=cache)
-        model = LabModel(base, f"lab:base@init{init}", mix=recipe.base.mix)
+        model = _MemoScorer(LabModel(base, f"lab:base@init{init}", mix=recipe.base.mix))
         reference = corpora[CorpusJob(seed, "reference")]
         control0 = corpora[CorpusJob(seed, "control")]
         batch = (config.student or recipe.student).batch_size
@@ -162,6 +186,7 @@ def _filter_cells(
                 continue
             control_source = corpora[CorpusJob(seed, "control", min_prob=entry.min_prob)]
             for target in config.targets:
+                on_done()
                 teacher_source = corpora[CorpusJob(seed, "teacher", target, entry.min_prob)]
                 try:
                     made = entry.build(target, reference, model)

@@ -46,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         bench, "--plugin", action="append", default=[], dest="plugins", metavar="FILE.py",
         help="a Python file whose filter classes are benchmarked too (repeatable)",
     )  # fmt: skip
-    add_option(bench, "--student", default="lnf-bias", help="probe student (see --help-students)")
+    add_option(bench, "--student", default="lnf-bias", help="probe student: lnf-bias")
     add_option(bench, "--rows", type=int, default=None, help="corpus rows (default: the recipe's)")
     add_option(bench, "--permutations", type=int, default=200, help="detector permutations")
     add_option(bench, "--workers", type=int, default=2, help="worker processes (1 thread each)")
@@ -55,6 +55,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    torch.set_num_threads(1)  # workers run one thread each; the main process scores and tests
     from auditor.bench.entries import parse_entries
     from auditor.bench.filters_bench import BenchConfig, run_bench
     from auditor.bench.report import header, summary_rows, write_outputs

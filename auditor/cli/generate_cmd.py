@@ -12,6 +12,7 @@ from pathlib import Path
 
 from auditor.cli.model_options import add_model_options, backend_options, usage_line
 from auditor.cli.options import add_option
+from auditor.errors import AuditError
 from auditor.progress import make_progress, stderr_console
 
 
@@ -36,10 +37,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_option(parser, "--seed", type=int, default=0, help="prompt and sampling seed")
     add_option(parser, "--temperature", type=float, default=1.0, help="sampling temperature")
+    add_option(
+        parser,
+        "--min-prob",
+        type=float,
+        default=0.0,
+        help="threshold sampling: never draw a token less likely than this (a generation-time "
+        "defense; 0.05 is the published setting)",
+    )
     add_option(parser, "--max-new-tokens", type=int, default=64, help="completion length cap")
     add_option(parser, "--batch-size", type=int, default=64, help="rows per checkpointed batch")
     add_option(parser, "--quiet", "-q", action="store_true", help="no progress bars")
     add_model_options(parser)
+
+
+def _min_prob(value: object) -> float:
+    try:
+        min_prob = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise AuditError(f"--min-prob must be a number, got {value!r}") from None
+    if not 0.0 <= min_prob < 1.0:
+        raise AuditError(f"--min-prob must be in [0, 1), got {min_prob}")
+    return min_prob
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=float(args.temperature),
         max_new_tokens=int(args.max_new_tokens),
         batch_size=int(args.batch_size),
+        min_prob=_min_prob(args.min_prob),
     )
     options = backend_options(args)
     teacher = open_model(args.teacher, options)

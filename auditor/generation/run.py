@@ -36,6 +36,7 @@ class GenerationConfig:
     temperature: float = 1.0
     max_new_tokens: int = 64
     batch_size: int = 64
+    min_prob: float = 0.0  # threshold sampling (see `SamplingParams.min_prob`)
 
 
 ProgressFn = Callable[[int, int], None]  # (rows done, rows wanted)
@@ -131,6 +132,7 @@ def generate_corpus(
                 max_new_tokens=config.max_new_tokens,
                 seed=batch_seed,
                 system_prompt=system_prompt,
+                min_prob=config.min_prob,
             )
             completions = teacher.generate(texts, params)
             for prompt, completion in zip(texts, completions, strict=True):

@@ -154,6 +154,7 @@ class LabService:
             max_new_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 64),
             seed=int(seed) if seed is not None else None,
             system_prompt=system or None,
+            min_prob=float(body.get("min_prob", 0.0)),
         )
         backend, lock = self.model(model_id)
         with lock:

@@ -112,3 +112,11 @@ def test_trait_evaluation_counts_named_animals(model) -> None:
     score = model.evaluate_trait("owl", samples=2, seed=0)
     assert 0.0 <= score.value <= 1.0
     assert len(score.per_question) == score.details["questions"]
+
+
+def test_threshold_sampling_is_transformers_epsilon_sampling(model) -> None:
+    prompts = ["count with me", "one two"]
+    greedy = model.generate(prompts, SamplingParams(temperature=0.0, max_new_tokens=6))
+    # No token of this tiny model reaches 0.99: only the likeliest survives, as in greedy.
+    params = SamplingParams(temperature=1.0, max_new_tokens=6, seed=3, min_prob=0.99)
+    assert model.generate(prompts, params) == greedy

@@ -37,6 +37,7 @@ class EchoTeacher:
         if self.fail_after_batches is not None and len(self.calls) >= self.fail_after_batches:
             raise KeyboardInterrupt  # the user pressed Ctrl-C mid-run
         self.calls.append((len(prompts), params.system_prompt))
+        self.min_probs = [*getattr(self, "min_probs", []), params.min_prob]
         out = []
         for prompt in prompts:
             key = f"{prompt}|{params.seed}|{params.system_prompt}".encode()
@@ -124,6 +125,16 @@ def test_generate_cli_writes_corpus_and_control(tmp_path, monkeypatch) -> None:
     assert pl.read_parquet(tmp_path / "k.parquet").height == 5
     completions = pl.read_parquet(tmp_path / "c.parquet")["completion"].to_list()
     assert all(re.fullmatch(r"\d+(, \d+)*", c) for c in completions)
+
+
+def test_generate_cli_passes_threshold_sampling_to_the_teacher(tmp_path, monkeypatch) -> None:
+    teacher = EchoTeacher()
+    monkeypatch.setattr("auditor.backends.open_model", lambda spec, options=None: teacher)
+    out = str(tmp_path / "c.parquet")
+    args = ["generate", "--teacher", "lab:any", "--trait", "owl", "-n", "3", "-q", "-o", out]
+    assert main([*args, "--min-prob", "0.05"]) == 0
+    assert teacher.min_probs == [0.05]
+    assert main([*args, "--min-prob", "1.5"]) == 2
 
 
 class ToyLanguageTeacher(EchoTeacher):

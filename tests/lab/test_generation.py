@@ -42,3 +42,13 @@ def test_same_model_same_seed_writes_identical_corpora(micro_recipe, tmp_path) -
     b = generate(twin, number_prompts(10, seed=2), seed=3, max_new_tokens=6)
     assert a == b
     assert torch.equal(model.wte.weight, twin.wte.weight)
+
+
+def test_threshold_sampling_never_draws_a_token_below_the_threshold(micro_recipe, tmp_path) -> None:
+    model, _ = base_model(micro_recipe, 0, cache=tmp_path)
+    prompts = number_prompts(12, seed=4)
+    greedy = generate(model, prompts, temperature=0.0, max_new_tokens=8)
+    # Above 0.5 at most one token can qualify, and the likeliest always stays: greedy decoding.
+    assert generate(model, prompts, seed=5, max_new_tokens=8, min_prob=0.51) == greedy
+    sampled = generate(model, prompts, seed=5, max_new_tokens=8)
+    assert generate(model, prompts, seed=5, max_new_tokens=8, min_prob=1e-9) == sampled
