@@ -3,7 +3,9 @@
 Defenses that aim at the statistics (`match-reference`, `replace-overused`) need to know what
 the numbers of a clean corpus look like. They take `reference=PATH` (any corpus the reader
 accepts) or, from Python, `reference_frame=` a frame with a `completion` column; either way
-only the reference's number shares are kept.
+only the reference's number shares are kept. Shares are smoothed by a pseudo-count per value
+(`smoothing`, 0.01 by default: small, so that a reference of a few hundred numbers is not
+swamped by the thousand values it never uses).
 """
 
 from __future__ import annotations

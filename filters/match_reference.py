@@ -86,7 +86,7 @@ class MatchReference:
 
     reference: str | None = None
     min_retention: float = 0.5
-    smoothing: float = 0.5
+    smoothing: float = 0.01
     seed: int = 0
     reference_frame: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 

@@ -67,7 +67,7 @@ class ReplaceOverused:
     top: float = 0.1
     min_count: int = 5
     min_z: float = 3.0
-    smoothing: float = 0.5
+    smoothing: float = 0.01
     seed: int = 0
     reference_frame: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 
@@ -91,8 +91,12 @@ class ReplaceOverused:
             return pl.Series(COMPLETION, [None] * batch.height, dtype=pl.String)
         shares = counts / counts.sum()
         replace = {int(v): 1.0 - reference[v] / shares[v] for v in chosen}
-        pool = np.setdiff1d(np.arange(MAX_VALUE + 1), chosen)
-        weights = (reference[pool] / reference[pool].sum()).tolist()
+        # Replacements come from the values the reference actually uses (no smoothing mass).
+        used = reference_frequencies(self.name, self.reference, self.reference_frame, 0.0)
+        pool = np.setdiff1d(np.flatnonzero(used > 0), chosen)
+        if pool.size == 0:
+            return pl.Series(COMPLETION, [None] * batch.height, dtype=pl.String)
+        weights = (used[pool] / used[pool].sum()).tolist()
         values = pool.tolist()
         out: list[str | None] = []
         for prompt, text in zip(batch.get_column(PROMPT), completions, strict=True):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
@@ -163,24 +163,25 @@ class LabRunner:
 
     def _map(
         self, fn: Callable[[Any], Any], jobs: Sequence[Any], on_done: Callable[[], None] | None
-    ) -> Iterable[Any]:
+    ) -> Iterator[Any]:
+        """`fn` over `jobs`, in order, yielding each result as it is ready (so callers cache
+        every finished job at once: a killed run loses only the jobs in flight)."""
         if not jobs:
-            return []
+            return
         if self._pool is None:
             _init_worker(self.recipe, str(self.cache))
-            results = []
             for job in jobs:
-                results.append(fn(job))
+                result = fn(job)
                 if on_done:
                     on_done()
-            return results
+                yield result
+            return
         futures = [self._pool.submit(fn, job) for job in jobs]
-        results = []
         for future in futures:
-            results.append(future.result())
+            result = future.result()
             if on_done:
                 on_done()
-        return results
+            yield result
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
