@@ -1,4 +1,4 @@
-"""`audit filter` with the statistical defenses: reference files, rewrites recorded, models opened."""
+"""`audit filter` with the defenses: reference files, rewrites recorded, models opened."""
 
 from __future__ import annotations
 
