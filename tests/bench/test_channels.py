@@ -39,7 +39,7 @@ def test_variants_keep_and_remove_what_they_say() -> None:
     for before, after in zip(teacher["completion"], shuffled["completion"], strict=True):
         assert Counter(re.findall(r"\d+", before)) == Counter(re.findall(r"\d+", after))
     assert (shuffled["completion"] != teacher["completion"]).mean() > 0.9
-    imposed, imposed_control = variants["frequencies-imposed"]
+    imposed, _ = variants["frequencies-imposed"]
     assert set(imposed["prompt"]) <= set(reference["prompt"])  # the base's rows ...
     assert _tv(imposed, TILT) < _tv(reference, TILT) / 2  # ... with the teacher's frequencies
     removed, removed_control = variants["frequencies-removed"]
