@@ -98,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
         tasks: dict[str, int] = {}
 
         def say(phase: str, done: int, total: int) -> None:
+            if not _stderr.is_terminal and (done == total or done % max(1, total // 10) == 0):
+                # Logs and CI get a line per tenth of each phase (a bar needs a terminal).
+                _stderr.print(f"{time.strftime('%H:%M:%S')} bench filters: {phase} {done}/{total}")
             if phase not in tasks:
                 tasks[phase] = progress.add_task(f"bench filters: {phase}", total=total)
             progress.update(tasks[phase], completed=done, total=total)
