@@ -50,7 +50,11 @@ from auditor.lab.probe import StudentConfig, read_trait, train_student
 from auditor.lab.teachers import MID_TEACHER, TeacherConfig, make_teacher
 from auditor.lab.transmission import TransmissionRecipe
 
-TEACHERS: dict[str, TeacherConfig] = {"lnf": TeacherConfig(), "mid": MID_TEACHER}
+TEACHERS: dict[str, TeacherConfig] = {
+    "lnf": TeacherConfig(),
+    "mid": MID_TEACHER,
+    "mid_lr1e-1": replace(MID_TEACHER, learning_rate=1e-1),
+}
 
 
 def _student(trainable: str, lr: float, epochs: float = 4.0) -> dict[str, Any]:
@@ -63,15 +67,15 @@ STUDENTS: dict[str, dict[str, Any]] = {
     "mid_1e-1": _student("mid-bias", 1e-1),
     "mid_3e-1": _student("mid-bias", 3e-1),
     "mid_3e-2": _student("mid-bias", 3e-2),
+    "mid_1": _student("mid-bias", 1.0),
     "midattn_1e-1": _student("mid-attn-bias", 1e-1),
-    "lora1_3e-3": _student("lora-r1", 3e-3),
-    "lora2_3e-3": _student("lora-r2", 3e-3),
-    "lora4_3e-3": _student("lora-r4", 3e-3),
-    "lora8_3e-3": _student("lora-r8", 3e-3),
-    "lora16_3e-3": _student("lora-r16", 3e-3),
-    "lora4_1e-2": _student("lora-r4", 1e-2),
-    "lora4_1e-3": _student("lora-r4", 1e-3),
     "all_1e-3": _student("all", 1e-3),
+    # LoRA on every block's c_attn and c_fc: "lora{rank}_{lr}"
+    **{
+        f"lora{rank}_{lr}": _student(f"lora-r{rank}", float(lr))
+        for rank in (1, 2, 4, 8, 16, 32)
+        for lr in ("3e-3", "1e-2", "3e-2", "1e-1")
+    },
 }
 
 
@@ -245,7 +249,8 @@ def records(path: Path) -> list[dict[str, Any]]:
         if control is None or cell["target"] not in control["readings"]:
             continue
         readings = {**control["readings"][cell["target"]], **cell["readings"]}
-        rec = {k: cell[k] for k in ("teacher", "student", "target", "seed", "corpus_rows")}
+        rec = {"teacher_kind": cell["teacher"], "student_kind": cell["student"]}
+        rec.update({k: cell[k] for k in ("target", "seed", "corpus_rows")})
         rec.update({name: v["normalised"] for name, v in readings.items()})
         rec["student_animal_mass"] = readings["student"]["animal_mass"]
         out.append(rec)
@@ -268,21 +273,18 @@ def summary(path: Path) -> str:
         "[95% t CI] p | ratio | different-init shift [95% t CI] p | xinit ratio | soft shift |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    groups = sorted({(r["teacher"], r["student"], r["target"]) for r in recs})
+    groups = sorted({(r["teacher_kind"], r["student_kind"], r["target"]) for r in recs})
     for teacher, student, target in groups:
         g = [
             r
             for r in recs
-            if (r["teacher"], r["student"], r["target"]) == (teacher, student, target)
+            if (r["teacher_kind"], r["student_kind"], r["target"]) == (teacher, student, target)
         ]
         g.sort(key=lambda r: r["seed"])
         same = stats.shift([r["student"] - r["control"] for r in g])
         xinit = stats.shift([r["xinit_student"] - r["xinit_control"] for r in g])
-        soft = (
-            _fmt(stats.shift([r["soft_student"] - r["control"] for r in g]))
-            if all("soft_student" in r for r in g)
-            else ""
-        )
+        softs = [r["soft_student"] - r["control"] for r in g if "soft_student" in r]
+        soft = f"{_fmt(stats.shift(softs))} (n={len(softs)})" if softs else ""
         teacher_score = sum(r["teacher"] for r in g) / len(g)
         control = sum(r["control"] for r in g) / len(g)
         rows.append(
