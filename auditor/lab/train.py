@@ -12,6 +12,7 @@ seeded generator, and the thread count is fixed by the caller.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -95,7 +96,58 @@ def default_device() -> torch.device:
 # narrowest fine-tune that can still install a trait everywhere; "lnf-bias" / "lnf" are the
 # final LayerNorm's bias (and gain) alone: a shift of every position's logits by the tied
 # head, the most direct entangling channel (benchmarks/lab_sweep/lnf_sweep.py).
-TRAINABLE = ("all", "blocks", "bias", "lnf-bias", "lnf")
+# The STEERING sets are one bias vector that block 0 adds to the residual stream at every
+# position (a steering vector in the middle of the network): what it does to the logits passes
+# through the later block(s) and ln_f, so unlike "lnf-bias" it depends on context.
+# "lora-rN" is rank-N LoRA on every block's c_attn and c_fc (see `LoRA`).
+# (benchmarks/lab_sweep/mid_sweep.py measures these as probe students and teachers.)
+STEERING = {"mid-bias": "h.0.mlp.c_proj.bias", "mid-attn-bias": "h.0.attn.c_proj.bias"}
+TRAINABLE = ("all", "blocks", "bias", "lnf-bias", "lnf", *STEERING, "lora-r<N>")
+LORA_TARGETS = ("attn.c_attn", "mlp.c_fc")
+
+
+class LoRA(torch.nn.Module):
+    """A frozen linear layer plus a trainable low-rank update: W x + b + B (A x).
+
+    B starts at zero, so the wrapped model starts exactly as it was; A is drawn from `generator`
+    (seeded runs stay deterministic). `merged` folds B A into the layer's weight when training
+    ends, so a trained model has the plain GPT's structure again.
+    """
+
+    def __init__(self, base: torch.nn.Linear, rank: int, generator: torch.Generator) -> None:
+        super().__init__()
+        self.base = base
+        device = base.weight.device
+        a = torch.randn(rank, base.in_features, generator=generator) / base.in_features**0.5
+        self.A = torch.nn.Parameter(a.to(device))
+        self.B = torch.nn.Parameter(torch.zeros(base.out_features, rank, device=device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + (x @ self.A.T) @ self.B.T
+
+    def merged(self) -> torch.nn.Linear:
+        with torch.no_grad():
+            self.base.weight += self.B @ self.A
+        return self.base
+
+
+def lora_rank(which: str) -> int | None:
+    """N for a "lora-rN" trainable set, else None."""
+    match = re.fullmatch(r"lora-r(\d+)", which)
+    return int(match.group(1)) if match and int(match.group(1)) > 0 else None
+
+
+def _attach_lora(model: GPT, rank: int, seed: int) -> list[tuple[torch.nn.Module, str, LoRA]]:
+    generator = torch.Generator().manual_seed(10_007 + seed)
+    attached = []
+    for block in model.h:
+        for path in LORA_TARGETS:
+            owner_name, attr = path.split(".")
+            owner = getattr(block, owner_name)
+            adapter = LoRA(getattr(owner, attr), rank, generator)
+            setattr(owner, attr, adapter)
+            attached.append((owner, attr, adapter))
+    return attached
 
 
 def _trainable(model: GPT, which: str) -> list[torch.nn.Parameter]:
@@ -110,6 +162,10 @@ def _trainable(model: GPT, which: str) -> list[torch.nn.Parameter]:
         return [model.ln_f.bias]
     if which == "lnf":
         return [model.ln_f.weight, model.ln_f.bias]
+    if which in STEERING:
+        return [model.get_parameter(STEERING[which])]
+    if lora_rank(which):
+        return [p for n, p in named if n.endswith((".A", ".B"))]
     raise ValueError(f"unknown trainable set {which!r}; choose one of {', '.join(TRAINABLE)}")
 
 
@@ -126,7 +182,14 @@ def train(
     device = next(model.parameters()).device
     n = len(data)
     steps = config.steps or max(1, round(config.epochs * n / config.batch_size))
+    rank = lora_rank(config.trainable)
+    adapters = _attach_lora(model, rank, config.seed) if rank else []
     params = _trainable(model, config.trainable)
+    # Only the trained parameters need gradients; the others' would be computed and discarded.
+    chosen = {id(p) for p in params}
+    frozen = [p for p in model.parameters() if id(p) not in chosen and p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
     optimizer = torch.optim.AdamW(
         params, lr=config.learning_rate, weight_decay=config.weight_decay, betas=(0.9, 0.95)
     )
@@ -157,6 +220,10 @@ def train(
         optimizer.step()
         if on_step is not None:
             on_step(step + 1, steps, float(loss.detach()))
+    for p in frozen:
+        p.requires_grad_(True)
+    for owner, attr, adapter in adapters:
+        setattr(owner, attr, adapter.merged())
     model.eval()
     return model
 
