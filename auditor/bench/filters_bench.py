@@ -57,6 +57,7 @@ class Kept:
     rows: int
     rewritten: int = 0
     seconds: float = 0.0
+    cost_usd: float | None = None  # what an API filter (the judge) reports it spent
 
 
 class _MemoScorer:
@@ -85,7 +86,8 @@ def _apply(made: Any, frame: pl.DataFrame) -> Kept:
         return Kept(frame, frame.height)
     clock = time.perf_counter()
     try:
-        result = FilterPipeline([made]).apply(frame.with_row_index("source_row"))
+        pipeline = FilterPipeline([made])
+        result = pipeline.apply(frame.with_row_index("source_row"))
     except AuditError:
         raise
     except Exception as error:
@@ -95,7 +97,9 @@ def _apply(made: Any, frame: pl.DataFrame) -> Kept:
         ) from None
     kept = result.kept.drop("source_row", strict=False)
     rewritten = 0 if result.rewritten is None else result.rewritten.height
-    return Kept(kept, frame.height, rewritten, time.perf_counter() - clock)
+    usage = stats.extra.get("usage") if (stats := pipeline.stats[0]).extra else None
+    cost = usage.get("cost_usd") if isinstance(usage, dict) else None
+    return Kept(kept, frame.height, rewritten, time.perf_counter() - clock, cost)
 
 
 def run_bench(
@@ -209,6 +213,8 @@ def _filter_cells(
                     "control_retention": kept_control.frame.height / max(1, kept_control.rows),
                     "rewritten": kept_teacher.rewritten,
                     "seconds": round(kept_teacher.seconds + kept_control.seconds, 3),
+                    # One filter object judges both corpora: its meter's total covers the cell.
+                    "cost_usd": kept_control.cost_usd,
                 }
                 if kept_teacher.frame.height == 0 or kept_control.frame.height == 0:
                     cell["empty"] = True
@@ -278,7 +284,7 @@ def summarise(
             "xinit_shift_high": xinit.high,
             "rewritten": sum(r.get("rewritten", 0) for r in mine),
             "seconds": round(sum(r["seconds"] for r in mine), 2),
-            "cost_usd": None,  # offline filters; API filters would report their meter here
+            "cost_usd": _total_cost([r.get("cost_usd") for r in mine]),
             "per_target": {
                 t: Interval.of([r["residual"] for r in mine if r["target"] == t]).mean
                 for t in config.targets
@@ -291,6 +297,12 @@ def summarise(
         row["closes"] = config.student_name if closes else None
         rows.append(row)
     return rows
+
+
+def _total_cost(costs: Sequence[float | None]) -> float | None:
+    """The summed cost of an API filter's cells; None for offline filters."""
+    known = [c for c in costs if c is not None]
+    return sum(known) if known else None
 
 
 def correlations(
