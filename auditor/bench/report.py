@@ -118,20 +118,24 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def pareto_svg(summary: list[dict[str, Any]], width: int = 640, height: int = 420) -> str:
-    """Residual (y) against retention (x), with t intervals and the Pareto front."""
-    pad_l, pad_r, pad_t, pad_b = 56, 16, 24, 48
+def pareto_svg(summary: list[dict[str, Any]], width: int = 820, height: int = 420) -> str:
+    """Residual (y) against retention (x), with t intervals, the Pareto front and a legend.
+
+    Points carry numbers and the legend on the right names them: filter specs are too long to
+    print beside points that often sit close together.
+    """
+    plot_w, pad_l, pad_t, pad_b = 480, 56, 24, 48
     points = [
-        s for s in summary if s["filter"] != "none" and s["residual"] is not None
-        and math.isfinite(s["residual"])
+        s for s in summary
+        if s["filter"] != "none" and _finite(s["residual"])
     ]  # fmt: skip
-    lows = [s["residual_low"] for s in points if math.isfinite(s["residual_low"] or math.nan)]
-    highs = [s["residual_high"] for s in points if math.isfinite(s["residual_high"] or math.nan)]
+    lows = [s["residual_low"] for s in points if _finite(s["residual_low"])]
+    highs = [s["residual_high"] for s in points if _finite(s["residual_high"])]
     y_min = min([-0.2, *lows, *(s["residual"] for s in points)])
-    y_max = max([1.4, *highs, *(s["residual"] for s in points)])
+    y_max = max([1.2, *highs, *(s["residual"] for s in points)])
 
     def x(v: float) -> float:
-        return pad_l + v * (width - pad_l - pad_r)
+        return pad_l + v * plot_w
 
     def y(v: float) -> float:
         return pad_t + (y_max - v) / (y_max - y_min) * (height - pad_t - pad_b)
@@ -148,7 +152,7 @@ def pareto_svg(summary: list[dict[str, Any]], width: int = 640, height: int = 42
     for v in (0.0, 0.25, 0.5, 0.75, 1.0):
         out.append(f'<text x="{x(v)}" y="{height - pad_b + 16}" text-anchor="middle">{v:g}</text>')
     out.append(
-        f'<text x="{(x(0) + x(1)) / 2}" y="{height - 8}" text-anchor="middle">'
+        f'<text x="{x(0.5)}" y="{height - 8}" text-anchor="middle">'
         "retention (fraction of teacher rows kept)</text>"
     )
     out.append(
@@ -159,19 +163,27 @@ def pareto_svg(summary: list[dict[str, Any]], width: int = 640, height: int = 42
     if len(front) > 1:
         path = " ".join(f"{x(p['retention']):.1f},{y(p['residual']):.1f}" for p in front)
         out.append(f'<polyline points="{path}" fill="none" stroke="#2a7" stroke-width="1.5"/>')
-    for p in points:
+    legend_x = x(1) + 36
+    for number, p in enumerate(points, start=1):
         cx, cy = x(p["retention"]), y(p["residual"])
-        if math.isfinite(p["residual_low"] or math.nan) and math.isfinite(
-            p["residual_high"] or math.nan
-        ):
+        if _finite(p["residual_low"]) and _finite(p["residual_high"]):
             out.append(
                 f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(p["residual_low"]):.1f}" '
                 f'y2="{y(p["residual_high"]):.1f}" stroke="#468"/>'
             )
         out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="#246"/>')
-        out.append(f'<text x="{cx + 5:.1f}" y="{cy - 5:.1f}">{html.escape(p["filter"])}</text>')
+        out.append(f'<text x="{cx + 5:.1f}" y="{cy - 4:.1f}" font-weight="bold">{number}</text>')
+        on_front = " (front)" if p in front else ""
+        out.append(
+            f'<text x="{legend_x}" y="{pad_t + 14 * number}">{number}. '
+            f"{html.escape(p['filter'])}{on_front}</text>"
+        )
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def pareto_front(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
