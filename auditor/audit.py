@@ -10,23 +10,25 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from auditor.corpus import Corpus, ReadOptions, open_corpus, tool_version
 from auditor.errors import AuditError
 from auditor.filtering import run_filters
-from auditor.models import ModelBackend, SamplingParams
+from auditor.models import ModelBackend, SamplingParams, VocabularyCoverage
 from auditor.progress import stderr_console
-from auditor.report import AuditReport, Thresholds
+from auditor.report import AuditReport
+from auditor.verdict import Thresholds
+from detectors.base import DEFAULT_PERMUTATIONS, Decision, decide
 from filters.base import Filter
 from filters.config import default_filters, load_pipeline_file
 from filters.registry import create_filter
 
 if TYPE_CHECKING:
     from auditor.backends import BackendOptions
-    from auditor.probing import ProbeOptions
+    from auditor.probing import ProbeOptions, ProbeResult
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,7 @@ class AuditConfig:
     pipeline_file: Path | None = None
     reference: Path | None = None
     detectors: tuple[str, ...] = ()
-    # 1000 row permutations resolve p down to ~0.001, below alpha 0.01 split over the detectors.
-    permutations: int = 1000
+    permutations: int = DEFAULT_PERMUTATIONS
     seed: int = 0
     kept_path: Path | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -54,6 +55,8 @@ class AuditConfig:
     student: str | None = None
     probe: ProbeOptions | None = None  # None: every choice left to the student backend
     backend: BackendOptions | None = None
+    # Only filters were asked for: their pass is a pass, not an inconclusive.
+    filters_only: bool = False
 
 
 def infer_domain(corpus: Corpus, explicit: str | None) -> str:
@@ -84,7 +87,7 @@ def _run_detectors(
     kept: pl.DataFrame,
     reference: pl.DataFrame,
     model: ModelBackend | None,
-) -> list[dict[str, Any]]:
+) -> Decision:
     from detectors import run_detectors  # imported late: detectors are optional to filter-only runs
 
     results = run_detectors(
@@ -96,7 +99,7 @@ def _run_detectors(
         trait=config.trait,
         model=model,
     )
-    return [result.to_dict() for result in results]
+    return decide(results, config.thresholds.alpha)
 
 
 def generate_reference(model: ModelBackend, suspect: pl.DataFrame, seed: int) -> pl.DataFrame:
@@ -104,6 +107,31 @@ def generate_reference(model: ModelBackend, suspect: pl.DataFrame, seed: int) ->
     prompts = suspect.get_column("prompt").to_list()
     completions = model.generate(prompts, SamplingParams(temperature=1.0, seed=seed))
     return pl.DataFrame({"prompt": prompts, "completion": completions})
+
+
+# Above this share of unknown tokens a closed-vocabulary model (the lab's) is reading another
+# language: a real Qwen number corpus is about 60% unknown to the lab (its English prompts).
+UNKNOWN_TOKEN_WARNING = 0.2
+COVERAGE_SAMPLE_ROWS = 1000
+
+
+def vocabulary_warnings(model: object, spec: str, corpus: pl.DataFrame) -> list[str]:
+    """A warning when `model` cannot read most of `corpus` (e.g. a lab model on English)."""
+    if not isinstance(model, VocabularyCoverage):
+        return []
+    sample = corpus.head(COVERAGE_SAMPLE_ROWS)
+    texts = [
+        f"{prompt} {completion}"
+        for prompt, completion in sample.select("prompt", "completion").iter_rows()
+    ]
+    unknown = model.unknown_token_fraction(texts)
+    if unknown <= UNKNOWN_TOKEN_WARNING:
+        return []
+    return [
+        f"{spec} does not match this corpus: {unknown:.0%} of its tokens are unknown to the "
+        "model (the lab's models read only their toy language), so what it scores or learns "
+        "says little about this corpus; use the corpus's own base model (hf:PATH, openai:MODEL)"
+    ]
 
 
 def _open(spec: str, config: AuditConfig) -> ModelBackend:
@@ -115,18 +143,21 @@ def _open(spec: str, config: AuditConfig) -> ModelBackend:
 
 
 def _probe(
-    config: AuditConfig, kept: pl.DataFrame, control: pl.DataFrame, trait: str
-) -> dict[str, Any]:
+    config: AuditConfig,
+    student: ModelBackend,
+    kept: pl.DataFrame,
+    control: pl.DataFrame,
+    trait: str,
+) -> ProbeResult:
     from auditor.probing import ProbeOptions, run_probe
 
-    student = _open(config.student or "", config)
     settings = (config.probe or ProbeOptions()).resolve(student)
     if config.quiet:
         result = run_probe(student, kept, control, trait, settings)
     else:
         with stderr_console.status("probe students") as status:
             result = run_probe(student, kept, control, trait, settings, progress=status.update)
-    return {"student": config.student, "seeds": list(settings.seeds), **result.to_dict()}
+    return result
 
 
 def run_audit(config: AuditConfig) -> AuditReport:
@@ -138,10 +169,15 @@ def run_audit(config: AuditConfig) -> AuditReport:
             "probe students need a control corpus: "
             "give --reference, or --base-model to generate one"
         )
+    wants_rows = config.reference is not None or config.model is not None
+    if config.filters_only and (wants_rows or config.student):
+        raise AuditError(
+            "--filters-only runs no detector or probe: drop it, or drop --reference, "
+            "--base-model and --student"
+        )
     corpus = open_corpus(config.dataset, config.read)
     domain = infer_domain(corpus, config.domain)
     filters = build_filters(config, domain)
-    wants_rows = config.reference is not None or config.model is not None
     run = run_filters(
         corpus,
         filters,
@@ -156,7 +192,8 @@ def run_audit(config: AuditConfig) -> AuditReport:
         rows=run.rows,
         kept=run.kept_rows,
         thresholds=config.thresholds,
-        filters=[stats.to_dict() for stats in run.stats],
+        filters=run.stats,
+        filters_only=config.filters_only,
         tool_version=tool_version(),
     )
     if config.kept_path:
@@ -169,18 +206,24 @@ def run_audit(config: AuditConfig) -> AuditReport:
     model = _open(config.model, config) if config.model else None
     if config.reference is not None:
         reference = open_corpus(config.reference, ReadOptions(split=config.read.split)).read()
-        report.reference = str(config.reference)
+        report.reference = report.reference_path = str(config.reference)
     else:
         assert model is not None
         reference = generate_reference(model, run.kept, config.seed)
         report.reference = f"{config.model}, on the corpus's own prompts"
+    if model is not None:
+        report.warnings += vocabulary_warnings(model, config.model or "", run.kept)
     report.detectors = _run_detectors(config, run.kept, reference, model)
-    threshold = config.thresholds.alpha / max(1, len(report.detectors))
-    if 1 / (config.permutations + 1) >= threshold:
+    if not report.detectors.can_flag:
         report.notes.append(
-            f"{config.permutations} permutations cannot give p < {threshold:.3g}: "
-            "the detectors cannot fail this audit; raise --permutations"
+            f"{config.permutations} permutations cannot give p < "
+            f"{report.detectors.threshold:.3g}: the detectors cannot fail this audit; "
+            "raise --permutations"
         )
     if config.student and config.trait:
-        report.probe = _probe(config, run.kept, reference, config.trait)
+        student = _open(config.student, config)
+        if config.student != config.model:
+            report.warnings += vocabulary_warnings(student, config.student, run.kept)
+        report.student = config.student
+        report.probe = _probe(config, student, run.kept, reference, config.trait)
     return report

@@ -109,3 +109,16 @@ class TokenScorer(Protocol):
     ) -> list[tuple[str, float]]:
         """(token text, natural-log probability) for each token of `completion` after `prompt`."""
         ...
+
+
+@runtime_checkable
+class VocabularyCoverage(Protocol):
+    """A backend with a closed vocabulary that can say how much of a text it cannot read.
+
+    Optional: the lab's models know only their toy language, so the audit warns when the
+    corpus is mostly tokens they have never seen (its scores would say nothing about it).
+    """
+
+    def unknown_token_fraction(self, texts: Sequence[str]) -> float:
+        """The share of the texts' tokens that are unknown to the model (0 to 1)."""
+        ...

@@ -70,6 +70,7 @@ class ProbeResult:
     shift_high: float
     p_value: float
     students: tuple[str, ...]
+    seeds: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -131,4 +132,5 @@ def run_probe(
         shift_high=high,
         p_value=t_test_p(differences),
         students=tuple(names),
+        seeds=tuple(config.seeds),
     )

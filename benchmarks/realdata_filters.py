@@ -33,7 +33,9 @@ def main() -> None:
         animal = path.stem
         started = time.perf_counter()
         report = run_audit(
-            AuditConfig(dataset=path, trait=animal, filter_specs=FILTERS, quiet=True)
+            AuditConfig(
+                dataset=path, trait=animal, filter_specs=FILTERS, quiet=True, filters_only=True
+            )
         )
         seconds = time.perf_counter() - started
         records.append(
@@ -42,9 +44,9 @@ def main() -> None:
                 "trait": animal,
                 "rows": report.rows,
                 "kept": report.kept,
-                "verdict": report.verdict,
+                "verdict": report.verdict.outcome,
                 "seconds": round(seconds, 3),
-                "filters": report.filters,
+                "filters": [stats.to_dict() for stats in report.filters],
             }
         )
     header = ["corpus", "rows", *(f"{name} kept" for name in FILTERS), "kept overall", "verdict"]

@@ -37,6 +37,7 @@ class RuleFilter(ABC):
     """A filter that is a single polars expression over the canonical columns."""
 
     name: ClassVar[str]
+    flags_trait: ClassVar[bool] = False
 
     @abstractmethod
     def expression(self) -> pl.Expr:
@@ -55,6 +56,13 @@ def collect_column(frame: pl.DataFrame, expression: pl.Expr) -> pl.Series:
     time, on 2 cores; `benchmarks/filter_throughput.py` times both).
     """
     return frame.lazy().select(expression).collect().to_series()
+
+
+def flags_trait(filter_: object) -> bool:
+    """Whether a filter's removals mean a row shows the trait openly (a verdict matter), not a
+    format or quality problem (only reported). A filter declares it as a class attribute,
+    `flags_trait: ClassVar[bool] = True`; one that says nothing does not flag the trait."""
+    return bool(getattr(type(filter_), "flags_trait", False))
 
 
 def filter_params(instance: object) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import polars as pl
 
 from auditor.corpus.schema import COMPLETION
 from auditor.errors import AuditError
-from filters.base import FILTER, REASON, Filter, filter_params
+from filters.base import FILTER, REASON, Filter, filter_params, flags_trait
 
 EXAMPLES_PER_REASON = 3
 EXAMPLE_CHARS = 160
@@ -28,6 +28,8 @@ class FilterStats:
 
     name: str
     params: dict[str, Any]
+    #: The filter's removals mean rows show the trait openly (`filters.base.flags_trait`).
+    flags_trait: bool = False
     seen: int = 0
     kept: int = 0
     removed: int = 0
@@ -43,6 +45,7 @@ class FilterStats:
         return {
             "name": self.name,
             "params": {key: _jsonable(value) for key, value in self.params.items()},
+            "flags_trait": self.flags_trait,
             "seen": self.seen,
             "kept": self.kept,
             "removed": self.removed,
@@ -80,6 +83,7 @@ class FilterPipeline:
             FilterStats(
                 name=f"{f.name}#{index}" if f.name in duplicated else f.name,
                 params=filter_params(f),
+                flags_trait=flags_trait(f),
             )
             for index, f in enumerate(self.filters)
         ]

@@ -19,7 +19,7 @@ import polars as pl
 import torch
 
 from auditor.errors import AuditError
-from auditor.lab.language import animals, vocab
+from auditor.lab.language import UNK, animals, vocab
 from auditor.lab.model import GPT
 from auditor.lab.probe import StudentConfig, animal_distribution, read_trait, train_student
 from auditor.lab.sampling import generate, prompt_ids, score
@@ -105,6 +105,18 @@ class LabModel:
             self.model, corpus.select("prompt", "completion"), student, mix=self.mix
         )
         return LabModel(tuned, f"{self.name}+ft", prefix=self.prefix, mix=self.mix)
+
+    def unknown_token_fraction(self, texts: Sequence[str]) -> float:
+        """The share of the texts' tokens outside the toy language (English words, numbers
+        above 999): a lab model reads them all as one <unk> token."""
+        voc = vocab()
+        unknown, total = voc.id(UNK), 0
+        missing = 0
+        for text in texts:
+            ids = voc.encode(text)
+            total += len(ids)
+            missing += sum(1 for token in ids if token == unknown)
+        return missing / total if total else 0.0
 
     def number_prompts(self, n: int, seed: int) -> list[str]:
         """Number prompts in the toy language (`audit generate` uses them: English prompts

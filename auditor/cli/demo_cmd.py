@@ -16,10 +16,12 @@ from pathlib import Path
 from rich.console import Console
 
 from auditor.audit import AuditConfig, run_audit
-from auditor.cli.main import EXIT_FAIL, EXIT_PASS
-from auditor.cli.options import add_option
+from auditor.cli.exit_codes import for_verdict
+from auditor.cli.flags import add_option
 from auditor.progress import stderr_console
-from auditor.report import PASS, Thresholds, print_report, to_json, write_reports
+from auditor.report import print_report, to_json, write_reports
+from auditor.verdict import Thresholds
+from detectors.base import DEFAULT_PERMUTATIONS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +30,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--rows", type=int, default=10_000, help="rows in each corpus")
     add_option(parser, "--seeds", type=int, default=3, help="probe students per side")
     add_option(parser, "--threads", type=int, default=1, help="CPU threads for torch")
-    add_option(parser, "--permutations", type=int, default=1000, help="per detector p-value")
+    add_option(
+        parser,
+        "--permutations",
+        type=int,
+        default=DEFAULT_PERMUTATIONS,
+        help="row permutations per detector p-value",
+    )
     add_option(parser, "--out", type=Path, default=Path("audit-demo"), help="output directory")
     add_option(parser, "--json", action="store_true", help="print one JSON object on stdout")
 
@@ -73,4 +81,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report, Console())
         Console().print(f"reports written to {args.out / 'report'}")
-    return EXIT_PASS if report.verdict == PASS else EXIT_FAIL
+    return for_verdict(report.verdict.outcome)

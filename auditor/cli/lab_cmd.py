@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from auditor.cli.options import add_option
+from auditor.cli.flags import add_option
 from auditor.errors import AuditError
 
 _stderr = Console(stderr=True, highlight=False)

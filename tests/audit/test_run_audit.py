@@ -19,6 +19,7 @@ from auditor.lab.tasks import PretrainMix, number_prompts
 from auditor.lab.train import TrainConfig
 from auditor.models import SamplingParams
 from auditor.probing import ProbeOptions
+from auditor.report import report_dict
 
 MICRO = BaseRecipe(
     model=GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=96),
@@ -58,14 +59,16 @@ def test_reference_is_generated_and_probe_students_are_reported(micro: LabModel,
     )
     report = run_audit(config)
     assert report.reference == "lab:micro, on the corpus's own prompts"
-    assert [d["name"] for d in report.detectors] == ["number-frequency", "log-likelihood-shift"]
-    assert all(0 < d["p_value"] <= 1 for d in report.detectors)
-    probe_result = report.probe
-    assert probe_result is not None and probe_result["seeds"] == [0, 1]
-    assert len(probe_result["corpus"]) == len(probe_result["control"]) == 2
-    assert probe_result["shift_low"] <= probe_result["shift"] <= probe_result["shift_high"]
-    assert 0.0 <= probe_result["p_value"] <= 1.0
-    assert "probe" in report.to_dict()
+    assert report.detectors is not None
+    results = report.detectors.results
+    assert [r.name for r in results] == ["number-frequency", "log-likelihood-shift"]
+    assert all(0 < r.p_value <= 1 and r.threshold == 0.01 / 2 for r in results)
+    probe = report.probe
+    assert probe is not None and probe.seeds == (0, 1)
+    assert len(probe.corpus) == len(probe.control) == 2
+    assert probe.shift_low <= probe.shift <= probe.shift_high
+    assert 0.0 <= probe.p_value <= 1.0
+    assert report_dict(report)["probe"]["seeds"] == [0, 1]
 
 
 def test_a_probe_without_any_control_corpus_is_refused(tmp_path: Path) -> None:
