@@ -109,9 +109,10 @@ def generate_reference(model: ModelBackend, suspect: pl.DataFrame, seed: int) ->
     return pl.DataFrame({"prompt": prompts, "completion": completions})
 
 
-# Above this share of unknown tokens a closed-vocabulary model (the lab's) is reading another
-# language: a real Qwen number corpus is about 60% unknown to the lab (its English prompts).
-UNKNOWN_TOKEN_WARNING = 0.2
+# A lab corpus has no token unknown to the lab's vocabulary; a real Qwen number corpus has 10.5%
+# (its English prompts; the lists themselves are all known numbers). Above 1% the model is
+# reading a corpus it was not made for.
+UNKNOWN_TOKEN_WARNING = 0.01
 COVERAGE_SAMPLE_ROWS = 1000
 
 
@@ -128,9 +129,10 @@ def vocabulary_warnings(model: object, spec: str, corpus: pl.DataFrame) -> list[
     if unknown <= UNKNOWN_TOKEN_WARNING:
         return []
     return [
-        f"{spec} does not match this corpus: {unknown:.0%} of its tokens are unknown to the "
-        "model (the lab's models read only their toy language), so what it scores or learns "
-        "says little about this corpus; use the corpus's own base model (hf:PATH, openai:MODEL)"
+        f"{spec} does not match this corpus: {unknown:.1%} of its tokens are unknown to the "
+        "model (it reads only the lab's toy language, where none are), so what it scores or "
+        "learns says little about this corpus; use the corpus's own base model (hf:PATH, "
+        "openai:MODEL)"
     ]
 
 
