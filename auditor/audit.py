@@ -150,16 +150,24 @@ def _probe(
     kept: pl.DataFrame,
     control: pl.DataFrame,
     trait: str,
-) -> ProbeResult:
+) -> tuple[ProbeResult, bool]:
+    """(the probe students' result, whether it came from the cache)."""
+    from auditor import probe_cache
     from auditor.probing import ProbeOptions, run_probe
 
     settings = (config.probe or ProbeOptions()).resolve(student)
+    key = probe_cache.probe_key(student, kept, control, trait, settings)
+    cached = probe_cache.load(key) if key else None
+    if cached is not None:
+        return cached, True
     if config.quiet:
         result = run_probe(student, kept, control, trait, settings)
     else:
         with stderr_console.status("probe students") as status:
             result = run_probe(student, kept, control, trait, settings, progress=status.update)
-    return result
+    if key:
+        probe_cache.store(key, result)
+    return result, False
 
 
 def run_audit(config: AuditConfig) -> AuditReport:
@@ -227,5 +235,10 @@ def run_audit(config: AuditConfig) -> AuditReport:
         if config.student != config.model:
             report.warnings += vocabulary_warnings(student, config.student, run.kept)
         report.student = config.student
-        report.probe = _probe(config, student, run.kept, reference, config.trait)
+        report.probe, reused = _probe(config, student, run.kept, reference, config.trait)
+        if reused:
+            report.notes.append(
+                "probe students: the result for these corpora and this student recipe was "
+                "read from the lab cache (trained by an earlier run)"
+            )
     return report

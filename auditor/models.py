@@ -122,3 +122,16 @@ class VocabularyCoverage(Protocol):
     def unknown_token_fraction(self, texts: Sequence[str]) -> float:
         """The share of the texts' tokens that are unknown to the model (0 to 1)."""
         ...
+
+
+@runtime_checkable
+class Reproducible(Protocol):
+    """A backend whose weights a key names exactly (the lab's: the hash of their recipe).
+
+    Optional: results computed from such a model (probe students) are cached by that key and
+    the data's content, so a second audit of the same corpus reuses them.
+    """
+
+    def recipe_key(self) -> str | None:
+        """The key, or None when nothing names these weights (e.g. after a fine-tune)."""
+        ...

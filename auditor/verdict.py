@@ -93,13 +93,17 @@ def judge(
     subject: Subject,
     *,
     rows: int,
+    kept: int | None = None,
     filters: Sequence[FilterStats] = (),
     decision: Decision | None = None,
     probe: ProbeResult | None = None,
     thresholds: Thresholds | None = None,
     filters_only: bool = False,
 ) -> Verdict:
-    """The verdict on one corpus from what its filters, detectors and probe students found."""
+    """The verdict on one corpus from what its filters, detectors and probe students found.
+
+    `kept`: rows the filters kept (None when no filter ran, as in `audit detect`).
+    """
     thresholds = thresholds or Thresholds()
     trait_failed = _trait_failures(filters, rows, thresholds.max_trait_fraction)
     flagged = [r for r in decision.results if r.flagged] if decision else []
@@ -149,7 +153,13 @@ def judge(
             )
     else:
         outcome = INCONCLUSIVE
-        steps += _what_to_add(subject, decision)
+        if kept == 0 and rows:
+            steps.append(
+                "the filters removed every row, so nothing was left to test: the filter "
+                "table's reasons say why (often a format the number rule does not accept)"
+            )
+        else:
+            steps += _what_to_add(subject, decision)
     return Verdict(
         outcome=outcome, failures=tuple(failures), next_steps=tuple(steps), decision=decision
     )

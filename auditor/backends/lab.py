@@ -39,12 +39,25 @@ class LabModel:
     """A lab GPT with an optional fixed prefix (a conditioning teacher's system prompt)."""
 
     def __init__(
-        self, model: GPT, name: str, *, prefix: str | None = None, mix: PretrainMix | None = None
+        self,
+        model: GPT,
+        name: str,
+        *,
+        prefix: str | None = None,
+        mix: PretrainMix | None = None,
+        recipe: str | None = None,
     ) -> None:
         self.model = model.eval()
         self.name = name
         self.prefix = prefix
         self.mix = mix or PretrainMix()
+        # The hash of what built these weights (None once fine-tuned or copied): names them
+        # exactly, so results computed from them can be cached (`recipe_key`).
+        self.recipe = recipe
+
+    def recipe_key(self) -> str | None:
+        """A key naming this model's weights exactly, or None when nothing does."""
+        return self.recipe
 
     def _prompts(self, prompts: Sequence[str], system_prompt: str | None = None) -> list[str]:
         prefix = system_prompt if system_prompt is not None else self.prefix
@@ -138,9 +151,9 @@ class LabModel:
 
     def default_finetune_config(self) -> FinetuneConfig:
         """The lab recipe's probe-student settings, so lab probes match `audit lab transmission`."""
-        from auditor.lab.transmission import TransmissionRecipe
+        from auditor.lab import transmission
 
-        student = TransmissionRecipe().student
+        student = transmission.default_recipe().student
         return FinetuneConfig(
             epochs=student.epochs,
             learning_rate=student.learning_rate,
@@ -166,16 +179,24 @@ class LabModel:
         )
 
     def copy(self) -> LabModel:
-        return LabModel(copy.deepcopy(self.model), self.name, prefix=self.prefix, mix=self.mix)
+        return LabModel(
+            copy.deepcopy(self.model),
+            self.name,
+            prefix=self.prefix,
+            mix=self.mix,
+            recipe=self.recipe,
+        )
 
 
 def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
     """The lab model `name` (see the module docstring), trained or loaded from the cache."""
+    from auditor.lab import transmission
     from auditor.lab.base import base_model
+    from auditor.lab.cache import recipe_key
     from auditor.lab.teachers import make_teacher
-    from auditor.lab.transmission import TransmissionRecipe
 
-    recipe = TransmissionRecipe()
+    recipe = transmission.default_recipe()
+    key = recipe_key({"lab": name, "recipe": recipe})
     label, _, seed_text = name.partition("@")
     try:
         seed = int(seed_text) if seed_text else 0
@@ -183,10 +204,10 @@ def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
         raise AuditError(f"lab model {name!r}: the part after '@' must be a seed number") from None
     mix = recipe.base.mix
     if label == "base":
-        return LabModel(base_model(recipe.base, 0, cache=cache)[0], "lab:base", mix=mix)
+        return LabModel(base_model(recipe.base, 0, cache=cache)[0], "lab:base", mix=mix, recipe=key)
     if label in ("xinit-base", "base-xinit"):
         model, _ = base_model(recipe.base, recipe.xinit_seed, cache=cache)
-        return LabModel(model, "lab:xinit-base", mix=mix)
+        return LabModel(model, "lab:xinit-base", mix=mix, recipe=key)
     kind, _, animal = label.rpartition("-")
     if animal not in animals() or kind not in ("", "teacher", "conditioned"):
         raise AuditError(
@@ -195,9 +216,11 @@ def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
         )
     base, _ = base_model(recipe.base, 0, cache=cache)
     if kind == "conditioned":
-        return LabModel(base, f"lab:{label}", prefix=conditioning_prefix(animal), mix=mix)
+        prefix = conditioning_prefix(animal)
+        return LabModel(base, f"lab:{label}", prefix=prefix, mix=mix, recipe=key)
     teacher_config = recipe.teacher
     if teacher_config.kind == "conditioning":
         teacher_config = replace(teacher_config, kind="mix")
     teacher = make_teacher(base, animal, teacher_config, seed=seed)
-    return LabModel(teacher.model, f"lab:teacher-{animal}", prefix=teacher.prefix, mix=mix)
+    name = f"lab:teacher-{animal}"
+    return LabModel(teacher.model, name, prefix=teacher.prefix, mix=mix, recipe=key)

@@ -6,7 +6,7 @@
     audit lab base
 
 Models are trained on CPU (CUDA when present) and base models are cached by recipe hash in
-`--cache` (env AUDIT_LAB_CACHE, default ~/.cache/subliminal-audit/lab).
+`--lab-cache` (env AUDIT_LAB_CACHE, default ~/.cache/subliminal-audit/lab).
 """
 
 from __future__ import annotations
@@ -51,13 +51,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the `lab` subcommands."""
     sub = parser.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
-    add_option(common, "--cache", help="lab model cache directory", default=None)
+    add_option(
+        common,
+        "--lab-cache",
+        "--cache",
+        dest="cache",
+        help="lab model cache directory (default: ~/.cache/subliminal-audit/lab)",
+    )
     add_option(common, "--threads", type=int, default=1, help="CPU threads for torch")
 
     trans = sub.add_parser(
         "transmission",
         parents=[common],
         help="measure subliminal transmission through sampled numbers",
+        description="Train teachers, have them write number corpora, fine-tune same-init, "
+        "different-init and soft-label students on them, and report each student's trait "
+        "shift over control students with a CI over seeds (transmission.json/.md in --out).",
     )
     add_option(trans, "--targets", default="owl,dolphin", help="comma-separated target animals")
     add_option(trans, "--seeds", default="3", help="number of seeds")
@@ -66,7 +75,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(trans, "--out", required=True, help="output directory")
 
     digits = sub.add_parser(
-        "digits", parents=[common], help="the paper's MNIST-style check on 8x8 digits"
+        "digits",
+        parents=[common],
+        help="the paper's MNIST-style check on 8x8 digits",
+        description="A teacher learns scikit-learn's 8x8 digits; students from the same and "
+        "another initialisation are distilled only on auxiliary logits of noise images; their "
+        "accuracy says whether the trait (digit skill) passed through (digits.json/.md).",
     )
     add_option(digits, "--seeds", default="3", help="number of seeds")
     add_option(digits, "--out", required=True, help="output directory")
@@ -75,13 +89,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "corpus",
         parents=[common],
         help="write a lab teacher's number corpus and its control as Parquet",
+        description="Make the lab teacher for --target, have it and the base write --rows "
+        "number lists on the same prompts, and write both corpora to --out (kept in the lab "
+        "cache too, so `audit demo` and later runs reuse them).",
     )
     add_option(corpus, "--target", default="owl", help="the teacher's animal")
     add_option(corpus, "--seed", type=int, default=0, help="seed")
     add_option(corpus, "--rows", type=int, default=10_000, help="rows per corpus")
     add_option(corpus, "--out", required=True, help="output directory")
 
-    sub.add_parser("base", parents=[common], help="pretrain (or load) the base models")
+    sub.add_parser(
+        "base",
+        parents=[common],
+        help="pretrain (or load) the base models",
+        description="Pretrain the lab's base model and its different-initialisation twin, or "
+        "load them from the lab cache, and say which.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,9 +121,9 @@ def _progress(message: str) -> None:
 
 def _transmission(args: argparse.Namespace) -> int:
     from auditor.lab.report import transmission_markdown, write_atomic, write_json
-    from auditor.lab.transmission import TransmissionRecipe, run_transmission
+    from auditor.lab.transmission import default_recipe, run_transmission
 
-    recipe = TransmissionRecipe()
+    recipe = default_recipe()
     if args.rows:
         recipe = replace(recipe, corpus_rows=int(args.rows))
     if args.no_soft:
@@ -171,9 +194,9 @@ def _corpus(args: argparse.Namespace) -> int:
 
 def _base(args: argparse.Namespace) -> int:
     from auditor.lab.base import base_model
-    from auditor.lab.transmission import TransmissionRecipe
+    from auditor.lab.transmission import default_recipe
 
-    recipe = TransmissionRecipe()
+    recipe = default_recipe()
     for init in (0, recipe.xinit_seed):
         started = time.perf_counter()
         _progress(f"base model init {init}")

@@ -47,6 +47,7 @@ class AuditReport:
         return judge(
             Subject(self.dataset, self.trait, self.reference_path),
             rows=self.rows,
+            kept=self.kept,
             filters=self.filters,
             decision=self.detectors,
             probe=self.probe,
