@@ -7,7 +7,6 @@ never knows which filter, detector or model it runs.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,7 @@ from auditor.corpus import Corpus, ReadOptions, open_corpus, tool_version
 from auditor.errors import AuditError
 from auditor.filtering import run_filters
 from auditor.models import ModelBackend, SamplingParams, VocabularyCoverage
-from auditor.progress import stderr_console
+from auditor.progress import Phases
 from auditor.report import AuditReport
 from auditor.verdict import Thresholds
 from detectors.base import DEFAULT_PERMUTATIONS, Decision, decide
@@ -87,18 +86,24 @@ def _run_detectors(
     kept: pl.DataFrame,
     reference: pl.DataFrame,
     model: ModelBackend | None,
+    phases: Phases,
 ) -> Decision:
-    from detectors import run_detectors  # imported late: detectors are optional to filter-only runs
+    # Imported late: detectors are optional to filter-only runs.
+    from detectors import default_detectors, run_detectors
 
-    results = run_detectors(
-        kept,
-        reference,
-        list(config.detectors) or None,
-        n_permutations=config.permutations,
-        seed=config.seed,
-        trait=config.trait,
-        model=model,
-    )
+    names = list(config.detectors) or default_detectors(model=model, trait=config.trait)
+    results = []
+    for name in names:  # one at a time, so each runs under its own label
+        with phases.phase(f"detector {name} ({config.permutations} permutations)"):
+            results += run_detectors(
+                kept,
+                reference,
+                [name],
+                n_permutations=config.permutations,
+                seed=config.seed,
+                trait=config.trait,
+                model=model,
+            )
     return decide(results, config.thresholds.alpha)
 
 
@@ -136,11 +141,10 @@ def vocabulary_warnings(model: object, spec: str, corpus: pl.DataFrame) -> list[
     ]
 
 
-def _open(spec: str, config: AuditConfig) -> ModelBackend:
+def _open(spec: str, config: AuditConfig, phases: Phases) -> ModelBackend:
     from auditor.backends import open_model
 
-    status = stderr_console.status(f"loading {spec}") if not config.quiet else nullcontext()
-    with status:
+    with phases.phase(f"loading {spec}"):
         return open_model(spec, config.backend)
 
 
@@ -150,6 +154,7 @@ def _probe(
     kept: pl.DataFrame,
     control: pl.DataFrame,
     trait: str,
+    phases: Phases,
 ) -> tuple[ProbeResult, bool]:
     """(the probe students' result, whether it came from the cache)."""
     from auditor import probe_cache
@@ -160,11 +165,8 @@ def _probe(
     cached = probe_cache.load(key) if key else None
     if cached is not None:
         return cached, True
-    if config.quiet:
-        result = run_probe(student, kept, control, trait, settings)
-    else:
-        with stderr_console.status("probe students") as status:
-            result = run_probe(student, kept, control, trait, settings, progress=status.update)
+    with phases.phase(f"probe students ({len(settings.seeds)} seeds)") as say:
+        result = run_probe(student, kept, control, trait, settings, progress=say)
     if key:
         probe_cache.store(key, result)
     return result, False
@@ -213,17 +215,25 @@ def run_audit(config: AuditConfig) -> AuditReport:
     if run.kept is None or run.kept.height == 0:
         report.notes.append("the filters removed every row: detectors and probes were not run")
         return report
-    model = _open(config.model, config) if config.model else None
+    with Phases(disable=config.quiet) as phases:
+        _test(config, report, run.kept, phases)
+    return report
+
+
+def _test(config: AuditConfig, report: AuditReport, kept: pl.DataFrame, phases: Phases) -> None:
+    """The detectors, then the probe students, on the rows the filters kept."""
+    model = _open(config.model, config, phases) if config.model else None
     if config.reference is not None:
         reference = open_corpus(config.reference, ReadOptions(split=config.read.split)).read()
         report.reference = report.reference_path = str(config.reference)
     else:
         assert model is not None
-        reference = generate_reference(model, run.kept, config.seed)
+        with phases.phase(f"{config.model} writes the reference on the corpus's prompts"):
+            reference = generate_reference(model, kept, config.seed)
         report.reference = f"{config.model}, on the corpus's own prompts"
     if model is not None:
-        report.warnings += vocabulary_warnings(model, config.model or "", run.kept)
-    report.detectors = _run_detectors(config, run.kept, reference, model)
+        report.warnings += vocabulary_warnings(model, config.model or "", kept)
+    report.detectors = _run_detectors(config, kept, reference, model, phases)
     if not report.detectors.can_flag:
         report.notes.append(
             f"{config.permutations} permutations cannot give p < "
@@ -231,14 +241,13 @@ def run_audit(config: AuditConfig) -> AuditReport:
             "raise --permutations"
         )
     if config.student and config.trait:
-        student = _open(config.student, config)
+        student = _open(config.student, config, phases)
         if config.student != config.model:
-            report.warnings += vocabulary_warnings(student, config.student, run.kept)
+            report.warnings += vocabulary_warnings(student, config.student, kept)
         report.student = config.student
-        report.probe, reused = _probe(config, student, run.kept, reference, config.trait)
+        report.probe, reused = _probe(config, student, kept, reference, config.trait, phases)
         if reused:
             report.notes.append(
                 "probe students: the result for these corpora and this student recipe was "
                 "read from the lab cache (trained by an earlier run)"
             )
-    return report

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from auditor import steps
 from detectors.base import NullHistogram
 
 NULL_BINS = 30
@@ -38,6 +39,7 @@ def suspect_indicators(
         np.put_along_axis(z, order[:n_suspect], 1.0, axis=0)
         done += width
         yield z
+        steps.report(done, n_permutations)  # resumed: the caller has used this chunk
 
 
 def observed_indicator(n_reference: int, n_suspect: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from dataclasses import replace
 import polars as pl
 import torch
 
+from auditor import steps
 from auditor.errors import AuditError
 from auditor.lab.language import UNK, animals, vocab
 from auditor.lab.model import GPT
@@ -115,7 +116,11 @@ class LabModel:
             replay=float(config.extra.get("replay", 0.0)),  # type: ignore[arg-type]
         )
         tuned = train_student(
-            self.model, corpus.select("prompt", "completion"), student, mix=self.mix
+            self.model,
+            corpus.select("prompt", "completion"),
+            student,
+            mix=self.mix,
+            on_step=_report,
         )
         return LabModel(tuned, f"{self.name}+ft", prefix=self.prefix, mix=self.mix)
 
@@ -188,6 +193,10 @@ class LabModel:
         )
 
 
+def _report(step: int, total: int, _loss: float) -> None:
+    steps.report(step, total)
+
+
 def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
     """The lab model `name` (see the module docstring), trained or loaded from the cache."""
     from auditor.lab import transmission
@@ -204,9 +213,10 @@ def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
         raise AuditError(f"lab model {name!r}: the part after '@' must be a seed number") from None
     mix = recipe.base.mix
     if label == "base":
-        return LabModel(base_model(recipe.base, 0, cache=cache)[0], "lab:base", mix=mix, recipe=key)
+        model, _ = base_model(recipe.base, 0, cache=cache, on_step=_report)
+        return LabModel(model, "lab:base", mix=mix, recipe=key)
     if label in ("xinit-base", "base-xinit"):
-        model, _ = base_model(recipe.base, recipe.xinit_seed, cache=cache)
+        model, _ = base_model(recipe.base, recipe.xinit_seed, cache=cache, on_step=_report)
         return LabModel(model, "lab:xinit-base", mix=mix, recipe=key)
     kind, _, animal = label.rpartition("-")
     if animal not in animals() or kind not in ("", "teacher", "conditioned"):
@@ -214,7 +224,7 @@ def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
             f"unknown lab model {name!r}; use base, xinit-base, teacher-ANIMAL or "
             f"conditioned-ANIMAL with ANIMAL one of {', '.join(animals())}"
         )
-    base, _ = base_model(recipe.base, 0, cache=cache)
+    base, _ = base_model(recipe.base, 0, cache=cache, on_step=_report)
     if kind == "conditioned":
         prefix = conditioning_prefix(animal)
         return LabModel(base, f"lab:{label}", prefix=prefix, mix=mix, recipe=key)

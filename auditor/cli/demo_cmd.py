@@ -18,7 +18,7 @@ from rich.console import Console
 from auditor.audit import AuditConfig, run_audit
 from auditor.cli.exit_codes import for_verdict
 from auditor.cli.flags import add_option
-from auditor.progress import stderr_console
+from auditor.progress import Phases
 from auditor.report import print_report, to_json, write_reports
 from auditor.verdict import Thresholds
 from detectors.base import DEFAULT_PERMUTATIONS
@@ -50,13 +50,9 @@ def run(args: argparse.Namespace) -> int:
     # The lab's models are tiny: one thread is as fast, and far faster on a busy machine.
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    with stderr_console.status("building the lab corpora") as status:
+    with Phases(disable=args.json) as phases, phases.phase("lab corpora") as say:
         teacher_path, control_path = build_demo_corpus(
-            args.target,
-            args.seed,
-            args.out,
-            rows=args.rows,
-            progress=lambda message: status.update(f"lab: {message}"),
+            args.target, args.seed, args.out, rows=args.rows, progress=say
         )
     config = AuditConfig(
         dataset=teacher_path,

@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from auditor import steps
 from auditor.lab import transmission
 from auditor.lab.base import base_model
 from auditor.lab.cache import cache_dir, recipe_key
@@ -37,7 +38,9 @@ def _build(
 ) -> None:
     """Make the teacher and write both corpora into `entry` (atomically: all or nothing)."""
     say("loading the base model (pretraining it on a first run)")
-    base, _ = base_model(recipe.base, 0, cache=cache)
+    base, _ = base_model(
+        recipe.base, 0, cache=cache, on_step=lambda step, total, _: steps.report(step, total)
+    )
     say(f"fine-tuning the {target} teacher")
     teacher = make_teacher(base, target, recipe.teacher, seed=seed)
     say(f"the {target} teacher writes {rows:,} number lists")
