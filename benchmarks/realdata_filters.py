@@ -23,13 +23,16 @@ DEFAULT_REALDATA = (
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    files = sorted(args.realdata.glob("*.jsonl"))
+    if not files:  # an empty table would overwrite the committed results
+        parser.error(f"no *.jsonl corpora in {args.realdata}")
     records = []
-    for path in sorted(args.realdata.glob("*.jsonl")):
+    for path in files:
         animal = path.stem
         started = time.perf_counter()
         report = run_audit(

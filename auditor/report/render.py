@@ -116,11 +116,15 @@ def probe_lines(report: AuditReport) -> list[str]:
         "(bootstrap over seeds)",
         f"p-value that the shift is zero (t-test over seeds): {probe.p_value:.3g}"
         + (" (one seed gives no p-value: use --seeds 3)" if seeds < 2 else ""),
-        f"the trait score: {_TRAIT_SCORE}",
+        "the trait score: how strongly a student shows the trait, 0 to 1"
+        + (LAB_TRAIT_SCORE if (report.student or "").startswith("lab:") else ""),
     ]
 
 
-_TRAIT_SCORE = "how strongly a student shows the trait, 0 to 1 (lab: P(animal) over 16 animals)"
+LAB_TRAIT_SCORE = (
+    " (for a lab student: its probability of naming the animal, normalised over the lab's "
+    "16 animals, so chance is 0.0625)"
+)
 
 
 def print_report(report: AuditReport, console: Console) -> None:
