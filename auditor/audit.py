@@ -87,24 +87,32 @@ def _run_detectors(
     reference: pl.DataFrame,
     model: ModelBackend | None,
     phases: Phases,
-) -> Decision:
+) -> tuple[Decision, list[str]]:
+    """(the detectors' decision, the names of those read from the results cache)."""
     # Imported late: detectors are optional to filter-only runs.
-    from detectors import default_detectors, run_detectors
+    from auditor import results_cache
+    from detectors import default_detectors, detector_class, run_detectors
 
     names = list(config.detectors) or default_detectors(model=model, trait=config.trait)
-    results = []
+    params = {"n_permutations": config.permutations, "seed": config.seed, "trait": config.trait}
+    suspect_digest = results_cache.corpus_digest(kept)
+    reference_digest = results_cache.corpus_digest(reference)
+    results, reused = [], []
     for name in names:  # one at a time, so each runs under its own label
+        key = results_cache.detector_key(
+            detector_class(name), params, suspect_digest, reference_digest, model
+        )
+        cached = results_cache.load_detector(key) if key else None
+        if cached is not None:
+            results.append(cached)
+            reused.append(name)
+            continue
         with phases.phase(f"detector {name} ({config.permutations} permutations)"):
-            results += run_detectors(
-                kept,
-                reference,
-                [name],
-                n_permutations=config.permutations,
-                seed=config.seed,
-                trait=config.trait,
-                model=model,
-            )
-    return decide(results, config.thresholds.alpha)
+            (result,) = run_detectors(kept, reference, [name], model=model, **params)
+        if key:
+            results_cache.store_detector(key, result)
+        results.append(result)
+    return decide(results, config.thresholds.alpha), reused
 
 
 def generate_reference(model: ModelBackend, suspect: pl.DataFrame, seed: int) -> pl.DataFrame:
@@ -157,18 +165,24 @@ def _probe(
     phases: Phases,
 ) -> tuple[ProbeResult, bool]:
     """(the probe students' result, whether it came from the cache)."""
-    from auditor import probe_cache
+    from auditor import results_cache
     from auditor.probing import ProbeOptions, run_probe
 
     settings = (config.probe or ProbeOptions()).resolve(student)
-    key = probe_cache.probe_key(student, kept, control, trait, settings)
-    cached = probe_cache.load(key) if key else None
+    key = results_cache.probe_key(
+        student,
+        results_cache.corpus_digest(kept),
+        results_cache.corpus_digest(control),
+        trait,
+        settings,
+    )
+    cached = results_cache.load_probe(key) if key else None
     if cached is not None:
         return cached, True
     with phases.phase(f"probe students ({len(settings.seeds)} seeds)") as say:
         result = run_probe(student, kept, control, trait, settings, progress=say)
     if key:
-        probe_cache.store(key, result)
+        results_cache.store_probe(key, result)
     return result, False
 
 
@@ -233,7 +247,12 @@ def _test(config: AuditConfig, report: AuditReport, kept: pl.DataFrame, phases: 
         report.reference = f"{config.model}, on the corpus's own prompts"
     if model is not None:
         report.warnings += vocabulary_warnings(model, config.model or "", kept)
-    report.detectors = _run_detectors(config, kept, reference, model, phases)
+    report.detectors, reused = _run_detectors(config, kept, reference, model, phases)
+    if reused:
+        report.notes.append(
+            f"detectors {', '.join(reused)}: results for these corpora, settings and code read "
+            "from the lab cache (computed by an earlier run)"
+        )
     if not report.detectors.can_flag:
         report.notes.append(
             f"{config.permutations} permutations cannot give p < "

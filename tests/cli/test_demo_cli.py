@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import detectors
 from auditor.backends.lab import LabModel
 from auditor.cli.main import main
 from auditor.lab import demo, transmission
@@ -36,7 +37,11 @@ def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     monkeypatch.setattr(transmission, "default_recipe", lambda: MICRO)
     monkeypatch.setenv("AUDIT_LAB_CACHE", str(tmp_path / "lab-cache"))
     calls: Counter[str] = Counter()
-    finetune, make_teacher = LabModel.finetune, demo.make_teacher
+    finetune, make_teacher, run_detectors = (
+        LabModel.finetune,
+        demo.make_teacher,
+        detectors.run_detectors,
+    )
 
     def counting_finetune(self: LabModel, *args: object, **kwargs: object) -> LabModel:
         calls["student fine-tunes"] += 1
@@ -46,8 +51,13 @@ def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         calls["teachers"] += 1
         return make_teacher(*args, **kwargs)
 
+    def counting_detectors(*args: object, **kwargs: object) -> list[object]:
+        calls["detector runs"] += 1
+        return run_detectors(*args, **kwargs)
+
     monkeypatch.setattr(LabModel, "finetune", counting_finetune)
     monkeypatch.setattr(demo, "make_teacher", counting_teacher)
+    monkeypatch.setattr(detectors, "run_detectors", counting_detectors)
     return calls
 
 
@@ -57,7 +67,8 @@ def test_a_warm_demo_reuses_corpora_and_probe_results(
     argv = ["demo", "--rows", "80", "--seeds", "2", "--permutations", "50", "--json"]
     first_code = main([*argv, "--out", str(tmp_path / "first")])
     first = json.loads(capsys.readouterr().out)
-    assert counted == {"teachers": 1, "student fine-tunes": 4}  # 2 seeds x corpus, control
+    # 2 seeds x (corpus, control) students; the five detectors that can run on the lab.
+    assert counted == {"teachers": 1, "student fine-tunes": 4, "detector runs": 5}
     assert first["verdict"] in {"pass", "fail"} and first["probe"]["seeds"] == [0, 1]
     assert sorted(p.name for p in (tmp_path / "first" / "report").iterdir()) == [
         "report.html",
@@ -67,8 +78,8 @@ def test_a_warm_demo_reuses_corpora_and_probe_results(
     # Another folder: what was computed is found in the lab cache, not beside the outputs.
     second_code = main([*argv, "--out", str(tmp_path / "second")])
     second = json.loads(capsys.readouterr().out)
-    assert counted == {"teachers": 1, "student fine-tunes": 4}  # nothing trained again
+    assert counted == {"teachers": 1, "student fine-tunes": 4, "detector runs": 5}  # no rerun
     assert second["probe"] == first["probe"]
     assert [d["p_value"] for d in second["detectors"]] == [d["p_value"] for d in first["detectors"]]
     assert second_code == first_code
-    assert any("read from the lab cache" in note for note in second["notes"])
+    assert sum("read from the lab cache" in note for note in second["notes"]) == 2
