@@ -42,8 +42,8 @@ def test_the_paragraph_quotes_the_report() -> None:
     assert "2 of 3 detectors flagged" in text
     assert "when p < 0.002 = α 0.01 over 3 detectors: classifier, number-frequency (each " in text
     assert (
-        "p = 0.001, the smallest 1000 permutations can give); log-likelihood-shift did not, p = 0.31"
-        in text
+        "p = 0.001, the smallest 1000 permutations can give); "
+        "log-likelihood-shift did not, p = 0.31" in text
     )
     assert "scored 0.200 for owl against 0.050 for control students" in text
     assert "(shift +0.150, 95% CI [+0.100, +0.200], p = 0.004 over 3 seeds)" in text
