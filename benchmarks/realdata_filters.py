@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> None:
                 "filters": [stats.to_dict() for stats in report.filters],
             }
         )
-    header = ["corpus", "rows", *(f"{name} kept" for name in FILTERS), "kept overall", "verdict"]
+    header = ["corpus", "rows", *(f"{name} kept" for name in FILTERS), "kept overall"]
+    header.append("verdict (--filters-only)")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for record in records:
         cells = [record["corpus"], f"{record['rows']:,}"]

@@ -76,7 +76,7 @@ def number_frequency_figure(results: Sequence[DetectorResult]) -> str:
     if not rows:
         return ""
     top = max(max(e["suspect_rate"], e["reference_rate"]) for e in rows) or 1.0
-    left, bar, gap, width = 60, 7, 6, 420
+    left, bar, gap, width = 60, 9, 8, 420
     height = 30 + len(rows) * (2 * bar + gap)
     body = _legend(left, 14, [("suspect", SUSPECT), ("reference", REFERENCE)])
     for i, entry in enumerate(rows):
@@ -95,6 +95,13 @@ def number_frequency_figure(results: Sequence[DetectorResult]) -> str:
         "(share of all numbers in each corpus; number-frequency's evidence).",
         "number-frequency",
     )
+
+
+def _anchor(x: float, left: float, width: float) -> str:
+    """Keep a label by a marker inside the picture: left-aligned near the left edge, etc."""
+    if x < left + 60:
+        return "start"
+    return "end" if x > width - left - 60 else "middle"
 
 
 def null_figure(result: DetectorResult) -> str:
@@ -116,7 +123,7 @@ def null_figure(result: DetectorResult) -> str:
     body += [
         _line(left, height - bottom, width - left, height - bottom, "#59636e"),
         _line(x, 14, x, height - bottom, colour, 2),
-        _text(x, 11, f"observed {result.statistic:.4g}", "middle", colour),
+        _text(x, 11, f"observed {result.statistic:.4g}", _anchor(x, left, width), colour),
         _text(left, height - 6, f"{low:.3g}"),
         _text(width - left, height - 6, f"{high:.3g}", "end"),
     ]
@@ -129,8 +136,12 @@ def null_figure(result: DetectorResult) -> str:
     )
 
 
-def null_figures(results: Sequence[DetectorResult]) -> list[str]:
-    return [figure for figure in (null_figure(r) for r in results) if figure]
+def null_figures(results: Sequence[DetectorResult]) -> str:
+    """Every detector's null picture, side by side where the page is wide enough."""
+    figures = [figure for figure in (null_figure(r) for r in results) if figure]
+    if not figures:
+        return ""
+    return "<div style='display:flex;flex-wrap:wrap;gap:0 2em'>" + "".join(figures) + "</div>"
 
 
 def probe_figure(probe: ProbeResult) -> str:

@@ -259,7 +259,7 @@ def to_html(report: AuditReport) -> str:
             f"<p>A detector flags when {html.escape(report.detectors.rule())}.</p>",
             _html_table(DETECTOR_HEADER, detector_rows(report.detectors.results)),
             plots.number_frequency_figure(report.detectors.results),
-            *plots.null_figures(report.detectors.results),
+            plots.null_figures(report.detectors.results),
         ]
     if report.probe:
         sections += [
