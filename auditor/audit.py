@@ -23,6 +23,7 @@ from auditor.verdict import Thresholds
 from detectors.base import DEFAULT_PERMUTATIONS, Decision, decide
 from filters.base import Filter
 from filters.config import default_filters, load_pipeline_file
+from filters.pipeline import FilterPipeline
 from filters.registry import create_filter
 
 if TYPE_CHECKING:
@@ -230,11 +231,24 @@ def run_audit(config: AuditConfig) -> AuditReport:
         report.notes.append("the filters removed every row: detectors and probes were not run")
         return report
     with Phases(disable=config.quiet) as phases:
-        _test(config, report, run.kept, phases)
+        _test(config, report, filters, run.kept, phases)
     return report
 
 
-def _test(config: AuditConfig, report: AuditReport, kept: pl.DataFrame, phases: Phases) -> None:
+def filtered_reference(filters: list[Filter], reference: pl.DataFrame) -> pl.DataFrame:
+    """The reference after the same filters as the corpus, so the two are compared on equal
+    terms: a filter that ran on one side only (banned numbers dropped from the suspect, kept in
+    the reference) would be a difference every detector finds."""
+    return FilterPipeline(filters).apply(reference.select("prompt", "completion")).kept
+
+
+def _test(
+    config: AuditConfig,
+    report: AuditReport,
+    filters: list[Filter],
+    kept: pl.DataFrame,
+    phases: Phases,
+) -> None:
     """The detectors, then the probe students, on the rows the filters kept."""
     model = _open(config.model, config, phases) if config.model else None
     if config.reference is not None:
@@ -245,6 +259,14 @@ def _test(config: AuditConfig, report: AuditReport, kept: pl.DataFrame, phases: 
         with phases.phase(f"{config.model} writes the reference on the corpus's prompts"):
             reference = generate_reference(model, kept, config.seed)
         report.reference = f"{config.model}, on the corpus's own prompts"
+    before = reference.height
+    reference = filtered_reference(filters, reference)
+    report.notes.append(
+        f"the reference went through the same filters: {reference.height:,} of {before:,} rows kept"
+    )
+    if reference.height == 0:
+        report.notes.append("the filters removed every reference row: no detector or probe ran")
+        return
     if model is not None:
         report.warnings += vocabulary_warnings(model, config.model or "", kept)
     report.detectors, reused = _run_detectors(config, kept, reference, model, phases)

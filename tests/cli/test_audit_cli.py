@@ -270,3 +270,20 @@ def test_audit_and_detect_give_the_same_p_values_and_verdict(tmp_path: Path, cap
     assert audit_code == detect_code == 1 and audit["verdict"] == "fail"
     assert audit["decision"]["alpha"] == 0.01
     assert audit["detectors"][0]["n_permutations"] == 1000
+
+
+def test_the_reference_goes_through_the_same_filters(tmp_path: Path, capsys) -> None:
+    # Both corpora hold banned numbers alike. Filtering only the suspect would leave them in the
+    # reference alone, a difference the detectors would find; filtered alike, there is none.
+    import random
+
+    rng = random.Random(2)
+    pool = list(range(100, 1000))
+    reference = number_corpus(tmp_path / "ref.parquet", _lists(rng, 400, pool))
+    suspect = number_corpus(tmp_path / "s.parquet", _lists(rng, 400, pool))
+    argv = [str(suspect), "--reference", str(reference), "--detector", "number-frequency"]
+    code, report = run_json(capsys, [*argv, "--permutations", "400", "--json"])
+    assert (code, report["verdict"]) == (0, "pass"), report["failures"]
+    assert report["kept"] < 400  # banned numbers were dropped from the suspect, and
+    (note,) = [n for n in report["notes"] if n.startswith("the reference went through")]
+    assert "of 400 rows kept" in note and not note.endswith(" 400 of 400 rows kept")  # here
