@@ -4,7 +4,9 @@ Trains (or loads from the cache) the lab's base model, makes a teacher for `--ta
 write a number corpus and the base write a control corpus on the same prompts, then audits the
 teacher's corpus exactly as `audit` would: the default filters, every detector against the
 control (the model-based ones through the lab base), and probe students fine-tuned from the
-base on both corpora. Needs no download; the first run trains the base (see README for times).
+base on both corpora. Needs no download; the first run trains the base (see README for times),
+and a later run, from any folder, reuses the corpora and every detector's and probe student's
+result from the lab cache (AUDIT_LAB_CACHE).
 """
 
 from __future__ import annotations
