@@ -73,7 +73,8 @@ def _evidence(result: DetectorResult, items: int = 3) -> str:
     parts = []
     for item in result.evidence[:items]:
         label = next(iter(item.values())) if isinstance(item, dict) and item else item
-        parts.append(str(label))
+        text = " ".join(str(label).split())  # a completion's newlines would break a table
+        parts.append(text if len(text) <= 24 else text[:23] + "…")
     return ", ".join(parts) or "-"
 
 
