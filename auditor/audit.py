@@ -259,10 +259,12 @@ def _test(
         with phases.phase(f"{config.model} writes the reference on the corpus's prompts"):
             reference = generate_reference(model, kept, config.seed)
         report.reference = f"{config.model}, on the corpus's own prompts"
-    before = reference.height
+    report.reference_rows = reference.height
     reference = filtered_reference(filters, reference)
+    report.reference_kept = reference.height
     report.notes.append(
-        f"the reference went through the same filters: {reference.height:,} of {before:,} rows kept"
+        f"the reference went through the same filters: {reference.height:,} of "
+        f"{report.reference_rows:,} rows kept"
     )
     if reference.height == 0:
         report.notes.append("the filters removed every reference row: no detector or probe ran")

@@ -56,6 +56,13 @@ def _p(value: float) -> str:
     return f"{value:.2g}" if value >= 0.001 else f"{value:.1g}"
 
 
+def _top_removal(report: dict[str, Any]) -> str:
+    """The filter that removed most of the teacher's rows, and its commonest reason."""
+    stats = max(report["filters"], key=lambda s: s["removed"])
+    reason, count = next(iter(stats["reasons"].items()))
+    return f"{stats['name']} removed {stats['removed']:,}, {count:,} of them for {reason}"
+
+
 def paragraph(report: dict[str, Any], code: int, cold: float, warm: float) -> str:
     """The README's paragraph about the demo, every figure taken from `report`."""
     decision = report["decision"]
@@ -80,7 +87,10 @@ def paragraph(report: dict[str, Any], code: int, cold: float, warm: float) -> st
         "at an empty directory, then again from another folder, which reuses the base model, "
         "the corpora and every detector's and probe student's result from the cache). Its "
         f"verdict is {report['verdict'].upper()} (exit code {code}), as it should be for a "
-        f"corpus written by a trait teacher: {len(flagged)} of {len(detectors)} detectors "
+        f"corpus written by a trait teacher. The number filters kept {report['kept']:,} of the "
+        f"teacher's {report['rows']:,} rows and {report['reference_kept']:,} of the control's "
+        f"{report['reference_rows']:,} ({_top_removal(report)}); then "
+        f"{len(flagged)} of {len(detectors)} detectors "
         f"flagged the teacher's corpus against the control, a detector flagging when "
         f"{decision['rule']}: {flagged_text}"
         + (f"; {quiet_text}" if quiet_text else "")

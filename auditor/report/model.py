@@ -35,6 +35,9 @@ class AuditReport:
     reference: str | None = None  # where the reference came from, in words
     # The reference as a path for the next-step commands (None when the base model wrote it).
     reference_path: str | None = None
+    # The reference's rows before and after the same filters as the corpus (None: no reference).
+    reference_rows: int | None = None
+    reference_kept: int | None = None
     # The user asked for filters only: a pass needs no detector or probe behind it.
     filters_only: bool = False
     outputs: dict[str, str] = field(default_factory=dict)

@@ -30,6 +30,8 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
         "rows": report.rows,
         "kept": report.kept,
         "reference": report.reference,
+        "reference_rows": report.reference_rows,
+        "reference_kept": report.reference_kept,
         "thresholds": vars(report.thresholds),
         "filters": [stats.to_dict() for stats in report.filters],
         "detectors": [result.to_dict() for result in detector_results(report)],

@@ -16,6 +16,14 @@ def detector(name: str, p: float, flagged: bool) -> dict:
 
 REPORT = {
     "verdict": "fail",
+    "rows": 1000,
+    "kept": 700,
+    "reference_rows": 990,
+    "reference_kept": 720,
+    "filters": [
+        {"name": "numbers-format", "removed": 10, "reasons": {"not a number list": 10}},
+        {"name": "banned-numbers", "removed": 290, "reasons": {"banned number 451": 200}},
+    ],
     "trait": "owl",
     "decision": {"rule": "p < 0.002 = α 0.01 over 3 detectors"},
     "detectors": [
@@ -39,7 +47,11 @@ def test_the_paragraph_quotes_the_report() -> None:
     text = paragraph(REPORT, 1, cold=301.4, warm=12.2)
     assert text.startswith("The demo took 5 min 1 s from a cold cache and 12 s warm")
     assert "Its verdict is FAIL (exit code 1)" in text
-    assert "2 of 3 detectors flagged" in text
+    assert (
+        "The number filters kept 700 of the teacher's 1,000 rows and 720 of the control's 990 "
+        "(banned-numbers removed 290, 200 of them for banned number 451); then 2 of 3 detectors "
+        "flagged" in text
+    )
     assert "when p < 0.002 = α 0.01 over 3 detectors: classifier, number-frequency (each " in text
     assert (
         "p = 0.001, the smallest 1000 permutations can give); "

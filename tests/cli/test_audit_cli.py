@@ -287,3 +287,4 @@ def test_the_reference_goes_through_the_same_filters(tmp_path: Path, capsys) -> 
     assert report["kept"] < 400  # banned numbers were dropped from the suspect, and
     (note,) = [n for n in report["notes"] if n.startswith("the reference went through")]
     assert "of 400 rows kept" in note and not note.endswith(" 400 of 400 rows kept")  # here
+    assert report["reference_rows"] == 400 and report["reference_kept"] < 400
