@@ -19,11 +19,10 @@ from rich.console import Console
 
 from auditor.audit import AuditConfig, run_audit
 from auditor.cli.exit_codes import for_verdict
-from auditor.cli.flags import add_option
+from auditor.cli.flags import add_option, add_permutations_option
 from auditor.progress import Phases
 from auditor.report import print_report, to_json, write_reports
 from auditor.verdict import Thresholds
-from detectors.base import DEFAULT_PERMUTATIONS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,13 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--rows", type=int, default=10_000, help="rows in each corpus")
     add_option(parser, "--seeds", type=int, default=3, help="probe students per side")
     add_option(parser, "--threads", type=int, default=1, help="CPU threads for torch")
-    add_option(
-        parser,
-        "--permutations",
-        type=int,
-        default=DEFAULT_PERMUTATIONS,
-        help="row permutations per detector p-value",
-    )
+    add_permutations_option(parser)
     add_option(parser, "--out", type=Path, default=Path("audit-demo"), help="output directory")
     add_option(parser, "--json", action="store_true", help="print one JSON object on stdout")
 

@@ -113,13 +113,7 @@ def add_detector_options(
         help="the corpus's base model (lab:base, hf:PATH, openai:MODEL): enables the "
         "model-based detectors; `audit` has it write the reference when --reference is not given",
     )
-    add_option(
-        group,
-        "--permutations",
-        type=int,
-        default=DEFAULT_PERMUTATIONS,
-        help="row permutations per p-value",
-    )
+    add_permutations_option(group)
     add_option(group, "--seed", type=int, default=0, help="seed of the permutations")
     add_option(
         group,
@@ -129,6 +123,17 @@ def add_detector_options(
         help="significance level over all detectors (Bonferroni: each needs p < alpha / count)",
     )
     return group
+
+
+def add_permutations_option(parser: Any) -> None:
+    """`--permutations`, with the default every command shares."""
+    add_option(
+        parser,
+        "--permutations",
+        type=int,
+        default=DEFAULT_PERMUTATIONS,
+        help="row permutations per p-value",
+    )
 
 
 def add_output_options(parser: Any) -> None:
