@@ -141,7 +141,7 @@ def null_figures(results: Sequence[DetectorResult]) -> str:
     figures = [figure for figure in (null_figure(r) for r in results) if figure]
     if not figures:
         return ""
-    return "<div style='display:flex;flex-wrap:wrap;gap:0 2em'>" + "".join(figures) + "</div>"
+    return "<div class='plots'>" + "".join(figures) + "</div>"
 
 
 def probe_figure(probe: ProbeResult) -> str:

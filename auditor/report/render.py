@@ -232,6 +232,7 @@ _STYLE = (
     "table{border-collapse:collapse}td,th{padding:.25em .7em;border-bottom:1px solid #d0d7de;"
     "text-align:right}td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}"
     "figure{margin:1em 0}figcaption{color:#59636e;font-size:.9em}svg text{font-size:11px}"
+    ".plots{display:flex;flex-wrap:wrap;gap:0 2em}.plots figure{width:360px;margin:.5em 0}"
 )
 
 
