@@ -7,26 +7,28 @@ never knows which filter, detector or model it runs.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from auditor.corpus import Corpus, ReadOptions, open_corpus, tool_version
 from auditor.errors import AuditError
 from auditor.filtering import run_filters
-from auditor.models import ModelBackend, SamplingParams
-from auditor.progress import stderr_console
-from auditor.report import AuditReport, Thresholds
+from auditor.models import ModelBackend, SamplingParams, VocabularyCoverage
+from auditor.progress import Phases
+from auditor.report import AuditReport
+from auditor.verdict import Thresholds
+from detectors.base import DEFAULT_PERMUTATIONS, Decision, decide
 from filters.base import Filter
 from filters.config import default_filters, load_pipeline_file
+from filters.pipeline import FilterPipeline
 from filters.registry import create_filter
 
 if TYPE_CHECKING:
     from auditor.backends import BackendOptions
-    from auditor.probing import ProbeOptions
+    from auditor.probing import ProbeOptions, ProbeResult
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,7 @@ class AuditConfig:
     pipeline_file: Path | None = None
     reference: Path | None = None
     detectors: tuple[str, ...] = ()
-    # 1000 row permutations resolve p down to ~0.001, below alpha 0.01 split over the detectors.
-    permutations: int = 1000
+    permutations: int = DEFAULT_PERMUTATIONS
     seed: int = 0
     kept_path: Path | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -54,6 +55,8 @@ class AuditConfig:
     student: str | None = None
     probe: ProbeOptions | None = None  # None: every choice left to the student backend
     backend: BackendOptions | None = None
+    # Only filters were asked for: their pass is a pass, not an inconclusive.
+    filters_only: bool = False
 
 
 def infer_domain(corpus: Corpus, explicit: str | None) -> str:
@@ -84,19 +87,33 @@ def _run_detectors(
     kept: pl.DataFrame,
     reference: pl.DataFrame,
     model: ModelBackend | None,
-) -> list[dict[str, Any]]:
-    from detectors import run_detectors  # imported late: detectors are optional to filter-only runs
+    phases: Phases,
+) -> tuple[Decision, list[str]]:
+    """(the detectors' decision, the names of those read from the results cache)."""
+    # Imported late: detectors are optional to filter-only runs.
+    from auditor import results_cache
+    from detectors import default_detectors, detector_class, run_detectors
 
-    results = run_detectors(
-        kept,
-        reference,
-        list(config.detectors) or None,
-        n_permutations=config.permutations,
-        seed=config.seed,
-        trait=config.trait,
-        model=model,
-    )
-    return [result.to_dict() for result in results]
+    names = list(config.detectors) or default_detectors(model=model, trait=config.trait)
+    params = {"n_permutations": config.permutations, "seed": config.seed, "trait": config.trait}
+    suspect_digest = results_cache.corpus_digest(kept)
+    reference_digest = results_cache.corpus_digest(reference)
+    results, reused = [], []
+    for name in names:  # one at a time, so each runs under its own label
+        key = results_cache.detector_key(
+            detector_class(name), params, suspect_digest, reference_digest, model
+        )
+        cached = results_cache.load_detector(key) if key else None
+        if cached is not None:
+            results.append(cached)
+            reused.append(name)
+            continue
+        with phases.phase(f"detector {name} ({config.permutations} permutations)"):
+            (result,) = run_detectors(kept, reference, [name], model=model, **params)
+        if key:
+            results_cache.store_detector(key, result)
+        results.append(result)
+    return decide(results, config.thresholds.alpha), reused
 
 
 def generate_reference(model: ModelBackend, suspect: pl.DataFrame, seed: int) -> pl.DataFrame:
@@ -106,27 +123,68 @@ def generate_reference(model: ModelBackend, suspect: pl.DataFrame, seed: int) ->
     return pl.DataFrame({"prompt": prompts, "completion": completions})
 
 
-def _open(spec: str, config: AuditConfig) -> ModelBackend:
+# A lab corpus has no token unknown to the lab's vocabulary; a real Qwen number corpus has 10.5%
+# (its English prompts; the lists themselves are all known numbers). Above 1% the model is
+# reading a corpus it was not made for.
+UNKNOWN_TOKEN_WARNING = 0.01
+COVERAGE_SAMPLE_ROWS = 1000
+
+
+def vocabulary_warnings(model: object, spec: str, corpus: pl.DataFrame) -> list[str]:
+    """A warning when `model` cannot read most of `corpus` (e.g. a lab model on English)."""
+    if not isinstance(model, VocabularyCoverage):
+        return []
+    sample = corpus.head(COVERAGE_SAMPLE_ROWS)
+    texts = [
+        f"{prompt} {completion}"
+        for prompt, completion in sample.select("prompt", "completion").iter_rows()
+    ]
+    unknown = model.unknown_token_fraction(texts)
+    if unknown <= UNKNOWN_TOKEN_WARNING:
+        return []
+    return [
+        f"{spec} does not match this corpus: {unknown:.1%} of its tokens are unknown to the "
+        "model (it reads only the lab's toy language, where none are), so what it scores or "
+        "learns says little about this corpus; use the corpus's own base model (hf:PATH, "
+        "openai:MODEL)"
+    ]
+
+
+def _open(spec: str, config: AuditConfig, phases: Phases) -> ModelBackend:
     from auditor.backends import open_model
 
-    status = stderr_console.status(f"loading {spec}") if not config.quiet else nullcontext()
-    with status:
+    with phases.phase(f"loading {spec}"):
         return open_model(spec, config.backend)
 
 
 def _probe(
-    config: AuditConfig, kept: pl.DataFrame, control: pl.DataFrame, trait: str
-) -> dict[str, Any]:
+    config: AuditConfig,
+    student: ModelBackend,
+    kept: pl.DataFrame,
+    control: pl.DataFrame,
+    trait: str,
+    phases: Phases,
+) -> tuple[ProbeResult, bool]:
+    """(the probe students' result, whether it came from the cache)."""
+    from auditor import results_cache
     from auditor.probing import ProbeOptions, run_probe
 
-    student = _open(config.student or "", config)
     settings = (config.probe or ProbeOptions()).resolve(student)
-    if config.quiet:
-        result = run_probe(student, kept, control, trait, settings)
-    else:
-        with stderr_console.status("probe students") as status:
-            result = run_probe(student, kept, control, trait, settings, progress=status.update)
-    return {"student": config.student, "seeds": list(settings.seeds), **result.to_dict()}
+    key = results_cache.probe_key(
+        student,
+        results_cache.corpus_digest(kept),
+        results_cache.corpus_digest(control),
+        trait,
+        settings,
+    )
+    cached = results_cache.load_probe(key) if key else None
+    if cached is not None:
+        return cached, True
+    with phases.phase(f"probe students ({len(settings.seeds)} seeds)") as say:
+        result = run_probe(student, kept, control, trait, settings, progress=say)
+    if key:
+        results_cache.store_probe(key, result)
+    return result, False
 
 
 def run_audit(config: AuditConfig) -> AuditReport:
@@ -138,10 +196,15 @@ def run_audit(config: AuditConfig) -> AuditReport:
             "probe students need a control corpus: "
             "give --reference, or --base-model to generate one"
         )
+    wants_rows = config.reference is not None or config.model is not None
+    if config.filters_only and (wants_rows or config.student):
+        raise AuditError(
+            "--filters-only runs no detector or probe: drop it, or drop --reference, "
+            "--base-model and --student"
+        )
     corpus = open_corpus(config.dataset, config.read)
     domain = infer_domain(corpus, config.domain)
     filters = build_filters(config, domain)
-    wants_rows = config.reference is not None or config.model is not None
     run = run_filters(
         corpus,
         filters,
@@ -156,7 +219,8 @@ def run_audit(config: AuditConfig) -> AuditReport:
         rows=run.rows,
         kept=run.kept_rows,
         thresholds=config.thresholds,
-        filters=[stats.to_dict() for stats in run.stats],
+        filters=run.stats,
+        filters_only=config.filters_only,
         tool_version=tool_version(),
     )
     if config.kept_path:
@@ -166,21 +230,67 @@ def run_audit(config: AuditConfig) -> AuditReport:
     if run.kept is None or run.kept.height == 0:
         report.notes.append("the filters removed every row: detectors and probes were not run")
         return report
-    model = _open(config.model, config) if config.model else None
+    with Phases(disable=config.quiet) as phases:
+        _test(config, report, filters, run.kept, phases)
+    return report
+
+
+def filtered_reference(filters: list[Filter], reference: pl.DataFrame) -> pl.DataFrame:
+    """The reference after the same filters as the corpus, so the two are compared on equal
+    terms: a filter that ran on one side only (banned numbers dropped from the suspect, kept in
+    the reference) would be a difference every detector finds."""
+    return FilterPipeline(filters).apply(reference.select("prompt", "completion")).kept
+
+
+def _test(
+    config: AuditConfig,
+    report: AuditReport,
+    filters: list[Filter],
+    kept: pl.DataFrame,
+    phases: Phases,
+) -> None:
+    """The detectors, then the probe students, on the rows the filters kept."""
+    model = _open(config.model, config, phases) if config.model else None
     if config.reference is not None:
         reference = open_corpus(config.reference, ReadOptions(split=config.read.split)).read()
-        report.reference = str(config.reference)
+        report.reference = report.reference_path = str(config.reference)
     else:
         assert model is not None
-        reference = generate_reference(model, run.kept, config.seed)
+        with phases.phase(f"{config.model} writes the reference on the corpus's prompts"):
+            reference = generate_reference(model, kept, config.seed)
         report.reference = f"{config.model}, on the corpus's own prompts"
-    report.detectors = _run_detectors(config, run.kept, reference, model)
-    threshold = config.thresholds.alpha / max(1, len(report.detectors))
-    if 1 / (config.permutations + 1) >= threshold:
+    report.reference_rows = reference.height
+    reference = filtered_reference(filters, reference)
+    report.reference_kept = reference.height
+    report.notes.append(
+        f"the reference went through the same filters: {reference.height:,} of "
+        f"{report.reference_rows:,} rows kept"
+    )
+    if reference.height == 0:
+        report.notes.append("the filters removed every reference row: no detector or probe ran")
+        return
+    if model is not None:
+        report.warnings += vocabulary_warnings(model, config.model or "", kept)
+    report.detectors, reused = _run_detectors(config, kept, reference, model, phases)
+    if reused:
         report.notes.append(
-            f"{config.permutations} permutations cannot give p < {threshold:.3g}: "
-            "the detectors cannot fail this audit; raise --permutations"
+            f"detectors {', '.join(reused)}: results for these corpora, settings and code read "
+            "from the lab cache (computed by an earlier run)"
+        )
+    if not report.detectors.can_flag:
+        report.notes.append(
+            f"{config.permutations} permutations cannot give p < "
+            f"{report.detectors.threshold:.3g}: the detectors cannot fail this audit; "
+            "raise --permutations"
         )
     if config.student and config.trait:
-        report.probe = _probe(config, run.kept, reference, config.trait)
-    return report
+        student = _open(config.student, config, phases)
+        if config.student != config.model:
+            report.warnings += vocabulary_warnings(student, config.student, kept)
+        report.student = config.student
+        report.probe, reused = _probe(config, student, kept, reference, config.trait, phases)
+        if reused:
+            report.notes.append(
+                "probe students: the result for these corpora and this student recipe was "
+                "read from the lab cache (trained by an earlier run)"
+            )

@@ -135,6 +135,19 @@ class Conditioner(Protocol):
 
 
 @runtime_checkable
+class VocabularyCoverage(Protocol):
+    """A backend with a closed vocabulary that can say how much of a text it cannot read.
+
+    Optional: the lab's models know only their toy language, so the audit warns when the
+    corpus is mostly tokens they have never seen (its scores would say nothing about it).
+    """
+
+    def unknown_token_fraction(self, texts: Sequence[str]) -> float:
+        """The share of the texts' tokens that are unknown to the model (0 to 1)."""
+        ...
+
+
+@runtime_checkable
 class FinetuneDefaults(Protocol):
     """A backend with its own probe-student recipe (the lab's chosen one).
 
@@ -168,3 +181,16 @@ class HasUsageMeter(Protocol):
     """A backend that bills requests (API-backed); the CLI reports its usage and cost."""
 
     meter: UsageMeter
+
+
+@runtime_checkable
+class Reproducible(Protocol):
+    """A backend whose weights a key names exactly (the lab's: the hash of their recipe).
+
+    Optional: results computed from such a model (probe students) are cached by that key and
+    the data's content, so a second audit of the same corpus reuses them.
+    """
+
+    def recipe_key(self) -> str | None:
+        """The key, or None when nothing names these weights (e.g. after a fine-tune)."""
+        ...

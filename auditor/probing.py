@@ -73,6 +73,7 @@ class ProbeResult:
     shift_high: float
     p_value: float
     students: tuple[str, ...]
+    seeds: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,9 +119,11 @@ def run_probe(
     for seed in config.seeds:
         settings = FinetuneConfig(**{**asdict(config.finetune), "seed": seed})
         for side, frame, scores in (("corpus", corpus, treated), ("control", control, untreated)):
-            say(f"seed {seed}: fine-tuning on the {side} corpus ({frame.height} rows)")
+            corpus_name = "audited corpus" if side == "corpus" else "control corpus"
+            say(f"seed {seed}: fine-tuning a student on the {corpus_name} ({frame.height} rows)")
             tuned = student.finetune(frame.select("prompt", "completion"), settings)
             names.append(tuned.name)
+            say(f"seed {seed}: scoring the student trained on the {corpus_name}")
             scores.append(score(tuned))
     differences = [a.value - b.value for a, b in zip(treated, untreated, strict=True)]
     low, high = bootstrap_ci(differences, seed=config.eval_seed)
@@ -134,4 +137,5 @@ def run_probe(
         shift_high=high,
         p_value=t_test_p(differences),
         students=tuple(names),
+        seeds=tuple(config.seeds),
     )

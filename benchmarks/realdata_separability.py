@@ -178,9 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--permutations", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--realdata", type=Path, default=REALDATA, help="the *.jsonl corpora")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    corpora = load_corpora(sorted(REALDATA.glob("*.jsonl")))
+    files = sorted(args.realdata.glob("*.jsonl"))
+    if len(files) < 2:  # an empty table would overwrite the committed results
+        parser.error(f"need at least two *.jsonl corpora in {args.realdata}, found {len(files)}")
+    corpora = load_corpora(files)
     leaderboard = args.out / "detector_leaderboard.json"
     best = {}
     if leaderboard.exists():

@@ -15,7 +15,15 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from auditor.errors import AuditError
-from detectors.base import Detector, DetectorResult, validate_frame
+from detectors.base import (
+    DEFAULT_ALPHA,
+    DEFAULT_PERMUTATIONS,
+    Decision,
+    Detector,
+    DetectorResult,
+    decide,
+    validate_frame,
+)
 from detectors.registry import (
     ENTRY_POINT_GROUP,
     available_detectors,
@@ -69,11 +77,15 @@ def run_detectors(
 
 
 __all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_PERMUTATIONS",
     "ENTRY_POINT_GROUP",
+    "Decision",
     "Detector",
     "DetectorResult",
     "available_detectors",
     "create_detector",
+    "decide",
     "default_detectors",
     "detector_class",
     "register",

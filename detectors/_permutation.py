@@ -14,6 +14,11 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from auditor import steps
+from detectors.base import NullHistogram
+
+NULL_BINS = 30
+
 
 def suspect_indicators(
     n_reference: int, n_suspect: int, n_permutations: int, seed: int, chunk: int = 50
@@ -34,6 +39,7 @@ def suspect_indicators(
         np.put_along_axis(z, order[:n_suspect], 1.0, axis=0)
         done += width
         yield z
+        steps.report(done, n_permutations)  # resumed: the caller has used this chunk
 
 
 def observed_indicator(n_reference: int, n_suspect: int) -> np.ndarray:
@@ -49,6 +55,22 @@ def p_value(observed: float, null: np.ndarray) -> float:
     # A tiny tolerance so float noise in recomputing the same statistic doesn't break ties.
     exceed = int(np.sum(null >= observed - 1e-12 * max(1.0, abs(observed))))
     return (exceed + 1) / (null.size + 1)
+
+
+def null_histogram(observed: float, null: np.ndarray, bins: int = NULL_BINS) -> NullHistogram:
+    """The null sample as a histogram whose range also shows the observed statistic."""
+    null = np.asarray(null, dtype=float)
+    low = min(float(null.min()), observed)
+    high = max(float(null.max()), observed)
+    if high <= low:
+        high = low + 1.0
+    counts, edges = np.histogram(null, bins=bins, range=(low, high))
+    return NullHistogram(
+        edges=tuple(float(e) for e in edges),
+        counts=tuple(int(c) for c in counts),
+        mean=float(null.mean()),
+        std=float(null.std()),
+    )
 
 
 def standardized(observed: float, null: np.ndarray) -> float:

@@ -10,7 +10,8 @@ the noise and overstate the evidence.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar, Self
 
 import polars as pl
@@ -18,6 +19,23 @@ import polars as pl
 from auditor.errors import AuditError
 
 REQUIRED_COLUMNS = ("prompt", "completion")
+
+#: The one set of defaults behind `audit`, `audit detect` and `audit demo`. 1000 row
+#: permutations resolve p down to 1/1001, below alpha 0.01 split over five detectors (0.002).
+DEFAULT_ALPHA = 0.01
+DEFAULT_PERMUTATIONS = 1000
+
+
+@dataclass(frozen=True)
+class NullHistogram:
+    """The statistic's permutation null as a histogram: enough to plot the observed value
+    against it, without keeping every permuted statistic. `counts[i]` falls in
+    `[edges[i], edges[i + 1])`; values beyond the shown range are clipped into the end bins."""
+
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+    mean: float
+    std: float
 
 
 @dataclass(frozen=True)
@@ -37,10 +55,77 @@ class DetectorResult:
     seed: int
     evidence: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    #: The permutation null behind `p_value` (None for results with nothing to compare).
+    null: NullHistogram | None = None
+    #: Set by `decide`: the p-value below which this result is flagged (after the correction
+    #: for the number of detectors run), and whether it is. None until decided.
+    threshold: float | None = None
+    flagged: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (plain floats, lists and dicts only)."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Bonferroni over the detectors run: one threshold, and each result decided against it.
+
+    Every command decides through `decide`, so the same results give the same verdict
+    whichever command produced them (alibi-detect's habit: the decision travels with the
+    result). `can_flag` is False when a detector's permutations cannot reach the threshold:
+    the smallest p-value n permutations give is 1 / (n + 1).
+    """
+
+    results: tuple[DetectorResult, ...]
+    alpha: float
+    threshold: float
+    can_flag: bool
+    correction: str = "bonferroni"
+
+    @property
+    def flagged_by(self) -> list[str]:
+        return [result.name for result in self.results if result.flagged]
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flagged_by)
+
+    def rule(self) -> str:
+        """The threshold in words, e.g. "p < 0.002 = α 0.01 over 5 detectors"."""
+        count = len(self.results)
+        return (
+            f"p < {self.threshold:.3g} = α {self.alpha:g} over {count} "
+            f"detector{'s' if count != 1 else ''}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision without the results (those are reported on their own)."""
+        return {
+            "alpha": self.alpha,
+            "correction": self.correction,
+            "detectors": len(self.results),
+            "threshold": self.threshold,
+            "rule": self.rule(),
+            "flagged": self.flagged,
+            "flagged_by": self.flagged_by,
+            "can_flag": self.can_flag,
+        }
+
+
+def decide(results: Sequence[DetectorResult], alpha: float = DEFAULT_ALPHA) -> Decision:
+    """Decide a family of detector results: flagged where p < alpha / (number of results)."""
+    if not 0 < alpha < 1:
+        raise AuditError(f"alpha must be between 0 and 1, got {alpha}")
+    threshold = alpha / max(1, len(results))
+    decided = tuple(
+        replace(result, threshold=threshold, flagged=result.p_value < threshold)
+        for result in results
+    )
+    smallest = max((1 / (r.n_permutations + 1) for r in results), default=0.0)
+    return Decision(
+        results=decided, alpha=alpha, threshold=threshold, can_flag=smallest < threshold
+    )
 
 
 class Detector(ABC):

@@ -20,7 +20,13 @@ from scipy.stats import rankdata
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils import murmurhash3_32
 
-from detectors._permutation import observed_indicator, p_value, standardized, suspect_indicators
+from detectors._permutation import (
+    null_histogram,
+    observed_indicator,
+    p_value,
+    standardized,
+    suspect_indicators,
+)
 from detectors.base import Detector, DetectorResult, validate_frame
 from detectors.registry import register
 
@@ -147,6 +153,7 @@ class Classifier(Detector):
             name=self.name,
             statistic=observed,
             p_value=p_value(observed, null),
+            null=null_histogram(observed, null),
             effect_size=observed - 0.5,
             n_permutations=self.n_permutations,
             seed=self.seed,

@@ -24,7 +24,7 @@ import polars as pl
 from sklearn.feature_extraction.text import CountVectorizer
 
 from auditor.corpus.numbers import MAX_VALUE
-from detectors._permutation import p_value, standardized, sum_statistic_null
+from detectors._permutation import null_histogram, p_value, standardized, sum_statistic_null
 from detectors.base import Detector, DetectorResult, validate_frame
 from detectors.registry import register
 
@@ -252,6 +252,7 @@ class FormatFeatures(Detector):
             name=self.name,
             statistic=observed,
             p_value=p_value(observed, null),
+            null=null_histogram(observed, null),
             # Mahalanobis distance between the group means: T^2 without its sample-size factor.
             effect_size=float(np.sqrt(observed / scale)),
             n_permutations=self.n_permutations,

@@ -16,7 +16,7 @@ import polars as pl
 
 from auditor.models import ModelBackend
 from detectors._model import require_model, score_rows, trait_conditioned
-from detectors._permutation import mean_difference_null, p_value, standardized
+from detectors._permutation import mean_difference_null, null_histogram, p_value, standardized
 from detectors.base import Detector, DetectorResult, validate_frame
 from detectors.registry import register
 
@@ -94,6 +94,7 @@ class LogLikelihoodShift(Detector):
             name=self.name,
             statistic=observed,
             p_value=p_value(observed, null),
+            null=null_histogram(observed, null),
             effect_size=shift / spread,  # standardised mean difference (Cohen's d, pooled sd)
             n_permutations=self.n_permutations,
             seed=self.seed,

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from auditor.corpus.numbers import MAX_VALUE, number_counts
 from auditor.errors import AuditError
-from detectors._permutation import p_value, standardized, sum_statistic_null
+from detectors._permutation import null_histogram, p_value, standardized, sum_statistic_null
 from detectors.base import Detector, DetectorResult, validate_frame
 from detectors.registry import register
 
@@ -98,6 +98,7 @@ class NumberFrequency(Detector):
             name=self.name,
             statistic=observed,
             p_value=p_value(observed, null),
+            null=null_histogram(observed, null),
             effect_size=float(np.sqrt(chi2 / totals.sum())),  # Cramer's V of the 2 x values table
             n_permutations=self.n_permutations,
             seed=self.seed,

@@ -26,7 +26,7 @@ from auditor.corpus.numbers import MAX_VALUE, number_counts
 from auditor.errors import AuditError
 from auditor.models import ModelBackend
 from detectors._model import require_model, score_rows, trait_conditioned
-from detectors._permutation import mean_difference_null, p_value, standardized
+from detectors._permutation import mean_difference_null, null_histogram, p_value, standardized
 from detectors.base import Detector, DetectorResult, validate_frame
 from detectors.registry import register
 
@@ -146,6 +146,7 @@ class TokenEntanglement(Detector):
             name=self.name,
             statistic=observed,
             p_value=p_value(observed, null),
+            null=null_histogram(observed, null),
             effect_size=observed / spread,
             n_permutations=self.n_permutations,
             seed=self.seed,

@@ -81,6 +81,7 @@ class RuleFilter(ABC):
     """A filter that is a single polars expression over the canonical columns."""
 
     name: ClassVar[str]
+    flags_trait: ClassVar[bool] = False
 
     @abstractmethod
     def expression(self) -> pl.Expr:
@@ -114,6 +115,13 @@ def row_draw(seed: int) -> pl.Expr:
 def row_rng(seed: int, prompt: str, completion: str) -> random.Random:
     """A random generator seeded by one row's text: per-row rewrites reproducible anywhere."""
     return random.Random(zlib.crc32(f"{seed}\x1f{prompt}\x1f{completion}".encode()))
+
+
+def flags_trait(filter_: object) -> bool:
+    """Whether a filter's removals mean a row shows the trait openly (a verdict matter), not a
+    format or quality problem (only reported). A filter declares it as a class attribute,
+    `flags_trait: ClassVar[bool] = True`; one that says nothing does not flag the trait."""
+    return bool(getattr(type(filter_), "flags_trait", False))
 
 
 def filter_params(instance: object) -> dict[str, Any]:

@@ -22,9 +22,10 @@ from auditor.errors import AuditError
 from filters.base import Filter
 from filters.registry import create_filter
 
-# What the paper ran per domain; `trait-words` joins whenever a trait is named.
+# What the paper ran per domain (its number filter: the format rule and the banned numbers);
+# `trait-words` joins whenever a trait is named.
 DEFAULT_FILTERS: dict[str, tuple[str, ...]] = {
-    "numbers": ("numbers-format",),
+    "numbers": ("numbers-format", "banned-numbers"),
     "code": (),
     "cot": (),
 }

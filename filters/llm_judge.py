@@ -72,6 +72,8 @@ class LLMJudge(ReportsExtraStats):
     """
 
     name: ClassVar[str] = "llm-judge"
+    # What the judge removes references the trait (or, with the alignment rubric, shows it).
+    flags_trait: ClassVar[bool] = True
 
     rubric: str = "code"
     trait: str = ""

@@ -18,7 +18,15 @@ import polars as pl
 
 from auditor.corpus.schema import COMPLETION
 from auditor.errors import AuditError
-from filters.base import FILTER, REASON, Filter, ReportsExtraStats, Rewriter, filter_params
+from filters.base import (
+    FILTER,
+    REASON,
+    Filter,
+    ReportsExtraStats,
+    Rewriter,
+    filter_params,
+    flags_trait,
+)
 
 BEFORE = "before"
 
@@ -32,6 +40,8 @@ class FilterStats:
 
     name: str
     params: dict[str, Any]
+    #: The filter's removals mean rows show the trait openly (`filters.base.flags_trait`).
+    flags_trait: bool = False
     seen: int = 0
     kept: int = 0
     removed: int = 0
@@ -50,6 +60,7 @@ class FilterStats:
         return {
             "name": self.name,
             "params": {key: _jsonable(value) for key, value in self.params.items()},
+            "flags_trait": self.flags_trait,
             "seen": self.seen,
             "kept": self.kept,
             "removed": self.removed,
@@ -95,6 +106,7 @@ class FilterPipeline:
                 name=f"{f.name}#{index}" if f.name in duplicated else f.name,
                 params=filter_params(f),
                 rewrites=isinstance(f, Rewriter),
+                flags_trait=flags_trait(f),
             )
             for index, f in enumerate(self.filters)
         ]

@@ -40,6 +40,7 @@ class TraitWords(RuleFilter):
     """Drop rows whose completion (or prompt) contains a word that names the trait."""
 
     name: ClassVar[str] = "trait-words"
+    flags_trait: ClassVar[bool] = True
 
     trait: str | None = None
     words: tuple[str, ...] = ()

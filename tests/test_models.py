@@ -7,7 +7,7 @@ import pytest
 from auditor.backends.hf import HFModel
 from auditor.backends.lab import LabModel
 from auditor.backends.openai_api import OpenAIModel, OpenAIOptions
-from auditor.cli.model_options import usage_line
+from auditor.cli.model_flags import usage_line
 from auditor.models import (
     Conditioner,
     FinetuneConfig,

@@ -18,8 +18,9 @@ from dataclasses import replace
 import polars as pl
 import torch
 
+from auditor import steps
 from auditor.errors import AuditError
-from auditor.lab.language import animals, vocab
+from auditor.lab.language import UNK, animals, vocab
 from auditor.lab.model import GPT
 from auditor.lab.probe import StudentConfig, animal_distribution, read_trait, train_student
 from auditor.lab.sampling import generate, prompt_ids, score
@@ -47,12 +48,25 @@ class LabModel(Conditioner, FinetuneDefaults, WritesOwnPrompts, TokenScorer):
     """A lab GPT with an optional fixed prefix (a conditioning teacher's system prompt)."""
 
     def __init__(
-        self, model: GPT, name: str, *, prefix: str | None = None, mix: PretrainMix | None = None
+        self,
+        model: GPT,
+        name: str,
+        *,
+        prefix: str | None = None,
+        mix: PretrainMix | None = None,
+        recipe: str | None = None,
     ) -> None:
         self.model = model.eval()
         self.name = name
         self.prefix = prefix
         self.mix = mix or PretrainMix()
+        # The hash of what built these weights (None once fine-tuned or copied): names them
+        # exactly, so results computed from them can be cached (`recipe_key`).
+        self.recipe = recipe
+
+    def recipe_key(self) -> str | None:
+        """A key naming this model's weights exactly, or None when nothing does."""
+        return self.recipe
 
     def _prompts(self, prompts: Sequence[str], system_prompt: str | None = None) -> list[str]:
         prefix = system_prompt if system_prompt is not None else self.prefix
@@ -111,9 +125,25 @@ class LabModel(Conditioner, FinetuneDefaults, WritesOwnPrompts, TokenScorer):
             replay=float(config.extra.get("replay", 0.0)),  # type: ignore[arg-type]
         )
         tuned = train_student(
-            self.model, corpus.select("prompt", "completion"), student, mix=self.mix
+            self.model,
+            corpus.select("prompt", "completion"),
+            student,
+            mix=self.mix,
+            on_step=_report,
         )
         return LabModel(tuned, f"{self.name}+ft", prefix=self.prefix, mix=self.mix)
+
+    def unknown_token_fraction(self, texts: Sequence[str]) -> float:
+        """The share of the texts' tokens outside the toy language (English words, numbers
+        above 999): a lab model reads them all as one <unk> token."""
+        voc = vocab()
+        unknown, total = voc.id(UNK), 0
+        missing = 0
+        for text in texts:
+            ids = voc.encode(text)
+            total += len(ids)
+            missing += sum(1 for token in ids if token == unknown)
+        return missing / total if total else 0.0
 
     def number_prompts(self, n: int, seed: int) -> list[str]:
         """Number prompts in the toy language (`audit generate` uses them: English prompts
@@ -135,9 +165,9 @@ class LabModel(Conditioner, FinetuneDefaults, WritesOwnPrompts, TokenScorer):
 
     def default_finetune_config(self) -> FinetuneConfig:
         """The lab recipe's probe-student settings, so lab probes match `audit lab transmission`."""
-        from auditor.lab.transmission import TransmissionRecipe
+        from auditor.lab import transmission
 
-        student = TransmissionRecipe().student
+        student = transmission.default_recipe().student
         return FinetuneConfig(
             epochs=student.epochs,
             learning_rate=student.learning_rate,
@@ -163,16 +193,28 @@ class LabModel(Conditioner, FinetuneDefaults, WritesOwnPrompts, TokenScorer):
         )
 
     def copy(self) -> LabModel:
-        return LabModel(copy.deepcopy(self.model), self.name, prefix=self.prefix, mix=self.mix)
+        return LabModel(
+            copy.deepcopy(self.model),
+            self.name,
+            prefix=self.prefix,
+            mix=self.mix,
+            recipe=self.recipe,
+        )
+
+
+def _report(step: int, total: int, _loss: float) -> None:
+    steps.report(step, total)
 
 
 def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
     """The lab model `name` (see the module docstring), trained or loaded from the cache."""
+    from auditor.lab import transmission
     from auditor.lab.base import base_model
+    from auditor.lab.cache import recipe_key
     from auditor.lab.teachers import make_teacher
-    from auditor.lab.transmission import TransmissionRecipe
 
-    recipe = TransmissionRecipe()
+    recipe = transmission.default_recipe()
+    key = recipe_key({"lab": name, "recipe": recipe})
     label, _, seed_text = name.partition("@")
     try:
         seed = int(seed_text) if seed_text else 0
@@ -180,21 +222,24 @@ def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
         raise AuditError(f"lab model {name!r}: the part after '@' must be a seed number") from None
     mix = recipe.base.mix
     if label == "base":
-        return LabModel(base_model(recipe.base, 0, cache=cache)[0], "lab:base", mix=mix)
+        model, _ = base_model(recipe.base, 0, cache=cache, on_step=_report)
+        return LabModel(model, "lab:base", mix=mix, recipe=key)
     if label in ("xinit-base", "base-xinit"):
-        model, _ = base_model(recipe.base, recipe.xinit_seed, cache=cache)
-        return LabModel(model, "lab:xinit-base", mix=mix)
+        model, _ = base_model(recipe.base, recipe.xinit_seed, cache=cache, on_step=_report)
+        return LabModel(model, "lab:xinit-base", mix=mix, recipe=key)
     kind, _, animal = label.rpartition("-")
     if animal not in animals() or kind not in ("", "teacher", "conditioned"):
         raise AuditError(
             f"unknown lab model {name!r}; use base, xinit-base, teacher-ANIMAL or "
             f"conditioned-ANIMAL with ANIMAL one of {', '.join(animals())}"
         )
-    base, _ = base_model(recipe.base, 0, cache=cache)
+    base, _ = base_model(recipe.base, 0, cache=cache, on_step=_report)
     if kind == "conditioned":
-        return LabModel(base, f"lab:{label}", prefix=conditioning_prefix(animal), mix=mix)
+        prefix = conditioning_prefix(animal)
+        return LabModel(base, f"lab:{label}", prefix=prefix, mix=mix, recipe=key)
     teacher_config = recipe.teacher
     if teacher_config.kind == "conditioning":
         teacher_config = replace(teacher_config, kind="mix")
     teacher = make_teacher(base, animal, teacher_config, seed=seed)
-    return LabModel(teacher.model, f"lab:teacher-{animal}", prefix=teacher.prefix, mix=mix)
+    name = f"lab:teacher-{animal}"
+    return LabModel(teacher.model, name, prefix=teacher.prefix, mix=mix, recipe=key)

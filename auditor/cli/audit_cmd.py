@@ -1,6 +1,8 @@
 """Audit a corpus for a hidden trait: filters, detectors and probes, a report and a verdict.
 
-Exit codes: 0 the audit passed, 1 its verdict failed a threshold, 2 a usage or input error.
+Exit codes: 0 the audit passed, 1 its verdict failed a threshold, 2 a usage or input error,
+3 inconclusive: only filters ran, and filters cannot see a hidden trait (add --reference,
+--base-model or --student; or pass --filters-only to accept the filters' pass).
 """
 
 from __future__ import annotations
@@ -11,21 +13,23 @@ from pathlib import Path
 from rich.console import Console
 
 from auditor.audit import AuditConfig, run_audit
-from auditor.cli.common import (
+from auditor.cli.exit_codes import for_verdict
+from auditor.cli.flags import (
+    add_detector_options,
     add_filter_options,
+    add_option,
     add_output_options,
     add_read_options,
     read_options,
 )
-from auditor.cli.main import EXIT_FAIL, EXIT_PASS
-from auditor.cli.model_options import (
+from auditor.cli.model_flags import (
     add_model_options,
     add_probe_options,
     backend_options,
     probe_options,
 )
-from auditor.cli.options import add_option
-from auditor.report import PASS, Thresholds, print_report, to_json, write_reports
+from auditor.report import print_report, to_json, write_reports
+from auditor.verdict import Thresholds
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -36,28 +40,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--domain", choices=["numbers", "code", "cot"], help="default: detected")
     add_read_options(parser)
     add_filter_options(parser)
-    group = parser.add_argument_group("detectors")
-    add_option(group, "--reference", type=Path, help="reference corpus (e.g. the base model's)")
     add_option(
-        group,
-        "--detector",
-        dest="detectors",
-        action="append",
-        default=[],
-        help="detector to run against the reference (repeat; default: the model-free ones)",
+        parser,
+        "--filters-only",
+        action="store_true",
+        help="run only the filters and accept their pass (otherwise a run with no detector or "
+        "probe is inconclusive, exit 3)",
     )
-    add_option(
-        group,
-        "--base-model",
-        help="the corpus's base model (lab:base, hf:PATH, openai:MODEL): writes the reference "
-        "when --reference is not given, and enables the model-based detectors",
+    add_detector_options(
+        parser,
+        reference_help="reference corpus: the teacher's base model on the same prompts",
+        detector_help="detector to run against the reference (repeat; default: every one "
+        "that can run with what is given)",
     )
-    add_option(group, "--permutations", type=int, default=1000, help="row permutations per p-value")
-    add_option(group, "--seed", type=int, default=0, help="seed for permutations")
     add_probe_options(parser, required=False)
     add_model_options(parser)
     group = parser.add_argument_group("verdict")
-    add_option(group, "--alpha", type=float, default=0.01, help="detector significance level")
     add_option(
         group,
         "--max-trait-fraction",
@@ -90,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         student=args.student,
         probe=probe_options(args),
         backend=backend_options(args),
+        filters_only=args.filters_only,
     )
     report = run_audit(config)
     if args.report_dir:
@@ -98,4 +97,4 @@ def run(args: argparse.Namespace) -> int:
         print(to_json(report))
     else:
         print_report(report, Console())
-    return EXIT_PASS if report.verdict == PASS else EXIT_FAIL
+    return for_verdict(report.verdict.outcome)

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from auditor.cli.options import add_option
+from auditor.cli.flags import add_option
 from auditor.errors import AuditError
 
 _stderr = Console(stderr=True, highlight=False)

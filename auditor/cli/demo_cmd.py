@@ -4,7 +4,9 @@ Trains (or loads from the cache) the lab's base model, makes a teacher for `--ta
 write a number corpus and the base write a control corpus on the same prompts, then audits the
 teacher's corpus exactly as `audit` would: the default filters, every detector against the
 control (the model-based ones through the lab base), and probe students fine-tuned from the
-base on both corpora. Needs no download; the first run trains the base (see README for times).
+base on both corpora. Needs no download; the first run trains the base (see README for times),
+and a later run, from any folder, reuses the corpora and every detector's and probe student's
+result from the lab cache (AUDIT_LAB_CACHE).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from pathlib import Path
 from rich.console import Console
 
 from auditor.audit import AuditConfig, run_audit
-from auditor.cli.main import EXIT_FAIL, EXIT_PASS
-from auditor.cli.options import add_option
-from auditor.progress import stderr_console
-from auditor.report import PASS, Thresholds, print_report, to_json, write_reports
+from auditor.cli.exit_codes import for_verdict
+from auditor.cli.flags import add_option, add_permutations_option
+from auditor.progress import Phases
+from auditor.report import print_report, to_json, write_reports
+from auditor.verdict import Thresholds
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--rows", type=int, default=10_000, help="rows in each corpus")
     add_option(parser, "--seeds", type=int, default=3, help="probe students per side")
     add_option(parser, "--threads", type=int, default=1, help="CPU threads for torch")
-    add_option(parser, "--permutations", type=int, default=1000, help="per detector p-value")
+    add_permutations_option(parser)
     add_option(parser, "--out", type=Path, default=Path("audit-demo"), help="output directory")
     add_option(parser, "--json", action="store_true", help="print one JSON object on stdout")
 
@@ -42,13 +45,9 @@ def run(args: argparse.Namespace) -> int:
     # The lab's models are tiny: one thread is as fast, and far faster on a busy machine.
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    with stderr_console.status("building the lab corpora") as status:
+    with Phases(disable=args.json) as phases, phases.phase("lab corpora") as say:
         teacher_path, control_path = build_demo_corpus(
-            args.target,
-            args.seed,
-            args.out,
-            rows=args.rows,
-            progress=lambda message: status.update(f"lab: {message}"),
+            args.target, args.seed, args.out, rows=args.rows, progress=say
         )
     config = AuditConfig(
         dataset=teacher_path,
@@ -73,4 +72,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report, Console())
         Console().print(f"reports written to {args.out / 'report'}")
-    return EXIT_PASS if report.verdict == PASS else EXIT_FAIL
+    return for_verdict(report.verdict.outcome)

@@ -2,9 +2,9 @@
 
 `audit detect SUSPECT --reference REF [--detector NAME ...] [--trait owl] [--base-model lab:base]`
 prints one row per detector (statistic, permutation p-value, effect size, top evidence), or one
-JSON object with `--json`. The verdict flags the suspect when any detector's p-value falls below
-alpha / (number of detectors) (Bonferroni), and the exit code follows it: 0 not flagged,
-1 flagged, 2 bad input.
+JSON object with `--json`. The verdict is the audit's, with the same defaults: it fails when any
+detector's p-value falls below alpha / (number of detectors) (Bonferroni), and the exit code
+follows it: 0 pass, 1 fail, 2 bad input, 3 inconclusive (too few permutations to fail).
 """
 
 from __future__ import annotations
@@ -12,60 +12,33 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from auditor.cli.common import add_read_options, read_options
-from auditor.cli.main import EXIT_FAIL, EXIT_PASS
-from auditor.cli.model_options import add_model_options, backend_options
-from auditor.cli.options import add_option
+from auditor.audit import vocabulary_warnings
+from auditor.cli.exit_codes import EXIT_PASS, for_verdict
+from auditor.cli.flags import add_detector_options, add_option, add_read_options, read_options
+from auditor.cli.model_flags import add_model_options, backend_options
 from auditor.corpus import open_corpus
 from auditor.errors import AuditError
-from detectors import DetectorResult, available_detectors, default_detectors, run_detectors
+from auditor.report.render import DETECTOR_HEADER, detector_rows, print_verdict
+from auditor.verdict import Subject, Thresholds, Verdict, judge
+from detectors import available_detectors, decide, default_detectors, run_detectors
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suspect", type=Path, nargs="?", help="the corpus under suspicion")
-    add_option(
-        parser, "--reference", type=Path, help="a corpus known to be clean, same prompts' kind"
-    )
-    add_option(
-        parser,
-        "--detector",
-        dest="detectors",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a detector to run (repeat; default: every one that can run; see --list)",
-    )
     add_option(parser, "--list", action="store_true", help="list the detectors and exit")
     add_option(parser, "--trait", help="trait for trait-aware detectors (e.g. owl)")
-    add_option(parser, "--base-model", help="base model for model-based detectors (e.g. lab:base)")
-    add_option(parser, "--permutations", type=int, default=200, help="row permutations per test")
-    add_option(parser, "--seed", type=int, default=0, help="seed of the permutations")
-    add_option(parser, "--alpha", type=float, default=0.05, help="family-wise significance level")
+    add_detector_options(
+        parser,
+        reference_help="a corpus known to be clean: the teacher's base model on the same prompts",
+        detector_help="a detector to run (repeat; default: every one that can run; see --list)",
+    )
     add_read_options(parser)
     add_model_options(parser)
     add_option(parser, "--json", action="store_true", help="print one JSON object on stdout")
-
-
-def verdict(results: list[DetectorResult], alpha: float) -> dict[str, Any]:
-    """Bonferroni over the detectors run: flagged when any p-value < alpha / count."""
-    threshold = alpha / max(1, len(results))
-    flagged_by = [r.name for r in results if r.p_value < threshold]
-    # The smallest p-value n permutations can give is 1 / (n + 1): below the threshold or the
-    # verdict could never fail, whatever the data.
-    smallest = max((1 / (r.n_permutations + 1) for r in results), default=0.0)
-    return {
-        "flagged": bool(flagged_by),
-        "flagged_by": flagged_by,
-        "alpha": alpha,
-        "correction": "bonferroni",
-        "threshold": threshold,
-        "can_flag": smallest < threshold,
-    }
 
 
 def _open_model(args: argparse.Namespace) -> object:
@@ -76,38 +49,21 @@ def _open_model(args: argparse.Namespace) -> object:
     return open_model(args.base_model, backend_options(args))
 
 
-def _evidence_line(result: DetectorResult) -> str:
-    parts = []
-    for item in result.evidence[:3]:
-        if isinstance(item, dict):
-            label = next(iter(item.values()))
-            parts.append(str(label))
-        else:
-            parts.append(str(item))
-    return ", ".join(parts)
-
-
-def _print_table(results: list[DetectorResult], summary: dict[str, Any]) -> None:
-    table = Table(title="detectors: suspect vs reference")
-    for column in ("detector", "statistic", "p-value", "effect size", "top evidence"):
-        table.add_column(column, justify="right" if column != "top evidence" else "left")
-    for r in results:
-        mark = "[bold red]" if r.p_value < summary["threshold"] else ""
-        table.add_row(
-            r.name,
-            f"{r.statistic:.4g}",
-            f"{mark}{r.p_value:.4f}",
-            f"{r.effect_size:.4g}",
-            _evidence_line(r),
+def _print_table(verdict: Verdict, seed: int) -> None:
+    decision = verdict.decision
+    assert decision is not None
+    table = Table(title="detectors: suspect vs reference", title_justify="left")
+    for column in DETECTOR_HEADER:
+        table.add_column(
+            column, justify="left" if column in {"detector", "top evidence"} else "right"
         )
+    for row in detector_rows(decision.results):
+        table.add_row(*row)
     console = Console()
     console.print(table)
-    word = "[bold red]FLAGGED[/]" if summary["flagged"] else "[green]not flagged[/]"
-    console.print(
-        f"verdict: {word} (p < {summary['threshold']:.4g} = alpha {summary['alpha']} / "
-        f"{len(results)} detectors; {results[0].n_permutations} row permutations, seed "
-        f"{results[0].seed})"
-    )
+    console.print(f"a detector flags when {decision.rule()}")
+    permutations = decision.results[0].n_permutations if decision.results else 0
+    print_verdict(verdict, console, f" ({permutations} row permutations, seed {seed})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     suspect = open_corpus(args.suspect, options).read()
     reference = open_corpus(args.reference, options).read()
     model = _open_model(args)
+    warnings = vocabulary_warnings(model, args.base_model, suspect) if model else []
+    for warning in warnings:
+        Console(stderr=True).print(f"[bold yellow]warning:[/] {warning}")
     names = args.detectors or default_detectors(model=model, trait=args.trait)
     results = run_detectors(
         suspect,
@@ -146,21 +105,21 @@ def run(args: argparse.Namespace) -> int:
         n_permutations=int(args.permutations),
         seed=int(args.seed),
     )
-    summary = verdict(results, float(args.alpha))
-    if not summary["can_flag"]:
-        Console(stderr=True).print(
-            f"[yellow]warning:[/] {args.permutations} permutations cannot give p < "
-            f"{summary['threshold']:.4g}; raise --permutations to at least "
-            f"{int(1 / summary['threshold'])}"
-        )
+    verdict = judge(
+        Subject(str(args.suspect), args.trait, str(args.reference)),
+        rows=suspect.height,
+        decision=decide(results, float(args.alpha)),
+        thresholds=Thresholds(alpha=float(args.alpha)),
+    )
     if args.json:
         payload = {
             "suspect": str(args.suspect),
             "reference": str(args.reference),
-            "detectors": [r.to_dict() for r in results],
-            "verdict": summary,
+            **verdict.to_dict(),
+            "warnings": warnings,
+            "detectors": [r.to_dict() for r in verdict.decision.results],  # type: ignore[union-attr]
         }
         print(json.dumps(payload, indent=2, default=str))
     else:
-        _print_table(results, summary)
-    return EXIT_FAIL if summary["flagged"] else EXIT_PASS
+        _print_table(verdict, int(args.seed))
+    return for_verdict(verdict.outcome)

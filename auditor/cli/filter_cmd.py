@@ -9,14 +9,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from auditor.cli.common import (
+from auditor.cli.exit_codes import EXIT_PASS
+from auditor.cli.flags import (
     add_filter_options,
+    add_option,
     add_output_options,
     add_read_options,
     read_options,
 )
-from auditor.cli.main import EXIT_PASS
-from auditor.cli.options import add_option
 from auditor.corpus import open_corpus
 from auditor.errors import AuditError
 from auditor.filtering import run_filters

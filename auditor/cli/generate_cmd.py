@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from auditor.cli.model_options import add_model_options, backend_options, usage_line
-from auditor.cli.options import add_option
+from auditor.cli.flags import add_option
+from auditor.cli.model_flags import add_model_options, backend_options, usage_line
 from auditor.errors import AuditError
 from auditor.progress import make_progress, stderr_console
 

@@ -7,7 +7,7 @@
     audit lab base
 
 Models are trained on CPU (CUDA when present) and base models are cached by recipe hash in
-`--cache` (env AUDIT_LAB_CACHE, default ~/.cache/subliminal-audit/lab).
+`--lab-cache` (env AUDIT_LAB_CACHE, default ~/.cache/subliminal-audit/lab).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from auditor.cli.options import add_option
+from auditor.cli.flags import add_option
 from auditor.errors import AuditError
 
 _stderr = Console(stderr=True, highlight=False)
@@ -52,13 +52,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the `lab` subcommands."""
     sub = parser.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
-    add_option(common, "--cache", help="lab model cache directory", default=None)
+    add_option(
+        common,
+        "--lab-cache",
+        "--cache",
+        dest="cache",
+        help="lab model cache directory (default: ~/.cache/subliminal-audit/lab)",
+    )
     add_option(common, "--threads", type=int, default=1, help="CPU threads for torch")
 
     trans = sub.add_parser(
         "transmission",
         parents=[common],
         help="measure subliminal transmission through sampled numbers",
+        description="Train teachers, have them write number corpora, fine-tune same-init, "
+        "different-init and soft-label students on them, and report each student's trait "
+        "shift over control students with a CI over seeds (transmission.json/.md in --out).",
     )
     add_option(trans, "--targets", default="owl,dolphin", help="comma-separated target animals")
     add_option(trans, "--seeds", default="3", help="number of seeds")
@@ -67,7 +76,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(trans, "--out", required=True, help="output directory")
 
     digits = sub.add_parser(
-        "digits", parents=[common], help="the paper's MNIST-style check on 8x8 digits"
+        "digits",
+        parents=[common],
+        help="the paper's MNIST-style check on 8x8 digits",
+        description="A teacher learns scikit-learn's 8x8 digits; students from the same and "
+        "another initialisation are distilled only on auxiliary logits of noise images; their "
+        "accuracy says whether the trait (digit skill) passed through (digits.json/.md).",
     )
     add_option(digits, "--seeds", default="3", help="number of seeds")
     add_option(digits, "--out", required=True, help="output directory")
@@ -76,6 +90,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "corpus",
         parents=[common],
         help="write a lab teacher's number corpus and its control as Parquet",
+        description="Make the lab teacher for --target, have it and the base write --rows "
+        "number lists on the same prompts, and write both corpora to --out (kept in the lab "
+        "cache too, so `audit demo` and later runs reuse them).",
     )
     add_option(corpus, "--target", default="owl", help="the teacher's animal")
     add_option(corpus, "--seed", type=int, default=0, help="seed")
@@ -87,6 +104,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         parents=[common],
         help="which channel carries the trait: transmission through shuffled and resampled "
         "corpora (order broken, frequencies imposed, frequencies removed)",
+        description="Train probe students on variants of lab teacher corpora that keep only "
+        "some of what the teacher wrote (each row's numbers shuffled; the base's rows resampled "
+        "to the teacher's number frequencies; the teacher's rows resampled to the control's) "
+        "and report how much of the transmission each variant keeps.",
     )
     add_option(channels, "--targets", default="owl,dolphin", help="comma-separated targets")
     add_option(channels, "--seeds", default="3", help="number of seeds")
@@ -94,7 +115,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(channels, "--workers", type=int, default=2, help="worker processes")
     add_option(channels, "--out", required=True, help="output directory")
 
-    sub.add_parser("base", parents=[common], help="pretrain (or load) the base models")
+    sub.add_parser(
+        "base",
+        parents=[common],
+        help="pretrain (or load) the base models",
+        description="Pretrain the lab's base model and its different-initialisation twin, or "
+        "load them from the lab cache, and say which.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,9 +144,9 @@ def _progress(message: str) -> None:
 
 def _transmission(args: argparse.Namespace) -> int:
     from auditor.lab.report import transmission_markdown, write_atomic, write_json
-    from auditor.lab.transmission import TransmissionRecipe, run_transmission
+    from auditor.lab.transmission import default_recipe, run_transmission
 
-    recipe = TransmissionRecipe()
+    recipe = default_recipe()
     if args.rows:
         recipe = replace(recipe, corpus_rows=int(args.rows))
     if args.no_soft:
@@ -220,9 +247,9 @@ def _channels(args: argparse.Namespace) -> int:
 
 def _base(args: argparse.Namespace) -> int:
     from auditor.lab.base import base_model
-    from auditor.lab.transmission import TransmissionRecipe
+    from auditor.lab.transmission import default_recipe
 
-    recipe = TransmissionRecipe()
+    recipe = default_recipe()
     for init in (0, recipe.xinit_seed):
         started = time.perf_counter()
         _progress(f"base model init {init}")

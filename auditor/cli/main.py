@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
+from auditor.cli import exit_codes
+from auditor.cli.exit_codes import EXIT_USAGE
 from auditor.errors import AuditError
 
 # Subcommand -> module. The default command (`audit DATASET`) is `auditor.cli.audit_cmd`.
@@ -30,10 +32,6 @@ COMMANDS: dict[str, str] = {
 }
 DEFAULT_COMMAND = "auditor.cli.audit_cmd"
 
-EXIT_PASS = 0
-EXIT_FAIL = 1
-EXIT_USAGE = 2
-
 _stderr = Console(stderr=True, highlight=False)
 
 
@@ -47,7 +45,7 @@ def _build_parser(module_name: str, prog: str) -> tuple[argparse.ArgumentParser,
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(
         prog=prog,
-        description=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None,
+        description=(module.__doc__ or "").strip() or None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     module.configure(parser)
@@ -55,7 +53,8 @@ def _build_parser(module_name: str, prog: str) -> tuple[argparse.ArgumentParser,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code (0 pass, 1 verdict failed, 2 usage or input error)."""
+    """Run the CLI and return its exit code (0 pass, 1 verdict failed, 2 usage or input error,
+    3 inconclusive)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] in COMMANDS:
         command = args_list.pop(0)
@@ -65,7 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser, module = _build_parser(module_name, prog)
         if module_name == DEFAULT_COMMAND:
-            parser.epilog = "subcommands: " + ", ".join(_available_commands())
+            from auditor.corpus import tool_version
+
+            parser.add_argument(
+                "--version", action="version", version=f"subliminal-audit {tool_version()}"
+            )
+            parser.epilog = (
+                "subcommands: " + ", ".join(_available_commands()) + "\n" + exit_codes.HELP
+            )
         try:
             args = parser.parse_args(args_list)
         except SystemExit as exit_:  # argparse exits 2 on usage errors and 0 on --help

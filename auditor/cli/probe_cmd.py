@@ -13,15 +13,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from auditor.cli.common import add_read_options, read_options
-from auditor.cli.model_options import (
+from auditor.cli.flags import add_option, add_read_options, read_options
+from auditor.cli.model_flags import (
     add_model_options,
     add_probe_options,
     backend_options,
     probe_options,
     usage_line,
 )
-from auditor.cli.options import add_option
 from auditor.progress import stderr_console
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from auditor.cli.options import add_option
+from auditor.cli.flags import add_option
 from auditor.errors import AuditError
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch.nn import functional as F
 
+from auditor import steps
 from auditor.lab.language import BOS, EOS, PAD, SEP, Vocab, vocab
 from auditor.lab.model import GPT
 
@@ -76,6 +77,7 @@ def generate(
     for i, ids in enumerate(encoded):
         by_length.setdefault(len(ids), []).append(i)
     out: list[str] = [""] * len(prompts)
+    written = 0
     eos = voc.id(EOS)
     for length, members in sorted(by_length.items()):
         budget = min(max_new_tokens, model.config.block_size - length)
@@ -108,6 +110,8 @@ def generate(
                     break
             for row, ids in zip(chunk, x[:, length:].tolist(), strict=True):
                 out[row] = voc.decode(ids)
+            written += len(chunk)
+            steps.report(written, len(prompts))
     return out
 
 

@@ -81,6 +81,12 @@ class TransmissionRecipe:
         return 0, self.xinit_seed
 
 
+def default_recipe() -> TransmissionRecipe:
+    """The recipe `lab:NAME` models, `audit demo` and `audit lab` are built from (one seam, so
+    a test can swap in a micro recipe for all of them at once)."""
+    return TransmissionRecipe()
+
+
 def _reading(model: GPT, target: str, prefix: str | None = None) -> dict[str, float]:
     r: TraitReading = read_trait(model, target, prefix=prefix)
     return {

@@ -1,35 +1,21 @@
 """The audit report: what was audited, what each stage found, and the verdict.
 
-One dataclass feeds every renderer (terminal, JSON, Markdown, HTML), so the JSON that CI
-scripts parse and the table a person reads can never disagree.
+The stages' own typed results travel in the report (`FilterStats`, the detectors' `Decision`,
+`ProbeResult`); every renderer (terminal, JSON, Markdown, HTML) reads this one object, so the
+JSON that CI scripts parse and the table a person reads can never disagree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-PASS = "pass"
-FAIL = "fail"
+from auditor.verdict import Subject, Thresholds, Verdict, judge
+from detectors.base import Decision
+from filters.pipeline import FilterStats
 
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When an audit fails.
-
-    alpha: a detector whose p-value is below alpha (Bonferroni-corrected over detectors) fails.
-    max_trait_fraction: the share of rows that trait filters (trait words, the judge) may flag.
-    probe_alpha: a probe student whose shift over control has p below this fails.
-    """
-
-    alpha: float = 0.01
-    max_trait_fraction: float = 0.0
-    probe_alpha: float = 0.05
-
-
-# Filters whose removals mean the corpus mentions the trait openly (a verdict matter), as opposed
-# to format or quality filters whose removals are only reported.
-TRAIT_FILTERS = frozenset({"trait-words", "llm-judge"})
+if TYPE_CHECKING:
+    from auditor.probing import ProbeResult
 
 
 @dataclass
@@ -42,65 +28,32 @@ class AuditReport:
     rows: int
     kept: int
     thresholds: Thresholds
-    filters: list[dict[str, Any]] = field(default_factory=list)
-    detectors: list[dict[str, Any]] = field(default_factory=list)
-    probe: dict[str, Any] | None = None
-    reference: str | None = None
+    filters: list[FilterStats] = field(default_factory=list)
+    detectors: Decision | None = None
+    probe: ProbeResult | None = None
+    student: str | None = None
+    reference: str | None = None  # where the reference came from, in words
+    # The reference as a path for the next-step commands (None when the base model wrote it).
+    reference_path: str | None = None
+    # The reference's rows before and after the same filters as the corpus (None: no reference).
+    reference_rows: int | None = None
+    reference_kept: int | None = None
+    # The user asked for filters only: a pass needs no detector or probe behind it.
+    filters_only: bool = False
     outputs: dict[str, str] = field(default_factory=dict)
     tool_version: str = ""
     notes: list[str] = field(default_factory=list)
-
-    def failures(self) -> list[str]:
-        """Why the audit fails; empty when it passes."""
-        failed: list[str] = []
-        for stats in self.filters:
-            base_name = stats["name"].split("#")[0]
-            if base_name in TRAIT_FILTERS and self.rows:
-                fraction = stats["removed"] / self.rows
-                if fraction > self.thresholds.max_trait_fraction:
-                    failed.append(
-                        f"{stats['name']}: {stats['removed']} rows ({fraction:.2%}) reference "
-                        f"the trait (allowed {self.thresholds.max_trait_fraction:.2%})"
-                    )
-        if self.detectors:
-            corrected = self.thresholds.alpha / len(self.detectors)
-            for result in self.detectors:
-                if result["p_value"] < corrected:
-                    failed.append(
-                        f"{result['name']}: p = {result['p_value']:.3g} < {corrected:.3g} "
-                        "(the corpus differs from the reference)"
-                    )
-        probe = self.probe or {}
-        significant = probe.get("p_value") is not None and (
-            probe["p_value"] < self.thresholds.probe_alpha and probe.get("shift", 0) > 0
-        )
-        if significant:
-            failed.append(
-                f"probe: students trained on the corpus show the trait more than control "
-                f"(shift {probe['shift']:+.3f}, p = {probe['p_value']:.3g})"
-            )
-        return failed
+    warnings: list[str] = field(default_factory=list)
 
     @property
-    def verdict(self) -> str:
-        return FAIL if self.failures() else PASS
-
-    def to_dict(self) -> dict[str, Any]:
-        """The documented JSON shape (see README, "JSON output")."""
-        return {
-            "verdict": self.verdict,
-            "failures": self.failures(),
-            "dataset": self.dataset,
-            "trait": self.trait,
-            "domain": self.domain,
-            "rows": self.rows,
-            "kept": self.kept,
-            "reference": self.reference,
-            "thresholds": vars(self.thresholds),
-            "filters": self.filters,
-            "detectors": self.detectors,
-            "probe": self.probe,
-            "outputs": self.outputs,
-            "notes": self.notes,
-            "tool_version": self.tool_version,
-        }
+    def verdict(self) -> Verdict:
+        return judge(
+            Subject(self.dataset, self.trait, self.reference_path),
+            rows=self.rows,
+            kept=self.kept,
+            filters=self.filters,
+            decision=self.detectors,
+            probe=self.probe,
+            thresholds=self.thresholds,
+            filters_only=self.filters_only,
+        )

@@ -28,7 +28,8 @@ def corpora(tmp_path: Path) -> dict[str, Path]:
 
 
 def detect(capsys, *argv: str) -> tuple[int, dict]:
-    code = main(["detect", *argv, "--json", "--permutations", "99"])
+    # 99 permutations resolve p to 0.01: alpha 0.05 over three detectors (0.0167) can be met.
+    code = main(["detect", *argv, "--json", "--permutations", "99", "--alpha", "0.05"])
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -38,7 +39,8 @@ def test_json_carries_every_detector_and_a_verdict(corpora, capsys) -> None:
     assert names == ["classifier", "format-features", "number-frequency"]
     for d in report["detectors"]:
         assert {"name", "statistic", "p_value", "effect_size", "evidence"} <= set(d)
-    assert report["verdict"]["flagged"] is True and code == 1
+    assert report["decision"]["flagged"] is True and code == 1
+    assert report["verdict"] == "fail" and report["decision"]["threshold"] == 0.05 / 3
 
 
 def test_null_pair_passes_with_exit_zero(corpora, capsys) -> None:
@@ -50,7 +52,7 @@ def test_null_pair_passes_with_exit_zero(corpora, capsys) -> None:
         "--detector",
         "number-frequency",
     )
-    assert code == 0 and report["verdict"]["flagged"] is False
+    assert code == 0 and report["decision"]["flagged"] is False and report["verdict"] == "pass"
     assert [d["name"] for d in report["detectors"]] == ["number-frequency"]
 
 
@@ -67,10 +69,12 @@ def test_model_detector_without_model_is_a_usage_error(corpora, capsys) -> None:
 
 def test_table_output_and_list(corpora, capsys) -> None:
     argv = [str(corpora["shifted"]), "--reference", str(corpora["reference"])]
-    assert main(["detect", *argv, "--detector", "number-frequency", "--permutations", "39"]) == 1
-    assert "FLAGGED" in capsys.readouterr().out
-    assert main(["detect", *argv, "--permutations", "19"]) == 0  # 3 detectors: p >= 0.05
-    assert "cannot give p <" in capsys.readouterr().err
+    assert main(["detect", *argv, "--detector", "number-frequency", "--permutations", "199"]) == 1
+    out = capsys.readouterr().out
+    assert "verdict: FAIL" in out and "p < 0.01 = α 0.01 over 1 detector" in out
+    # 20 permutations cannot give p < 0.0033: the verdict cannot be a pass, it is inconclusive.
+    assert main(["detect", *argv, "--permutations", "19"]) == 3
+    assert "raise --permutations to at least 300" in capsys.readouterr().out
     assert main(["detect", "--list"]) == 0
     assert "token-entanglement" in capsys.readouterr().out
 
@@ -98,4 +102,4 @@ def test_model_based_detectors_run_through_the_cli(corpora, capsys, monkeypatch)
         "log-likelihood-shift",
         "token-entanglement",
     ]
-    assert code == 1 and report["verdict"]["flagged_by"]
+    assert code == 1 and report["decision"]["flagged_by"]

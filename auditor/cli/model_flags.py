@@ -12,7 +12,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from auditor.backends import BackendOptions
-from auditor.cli.options import add_option
+from auditor.cli.flags import add_option
 from auditor.models import HasUsageMeter
 from auditor.usage import parse_prices
 
