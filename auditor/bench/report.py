@@ -246,3 +246,16 @@ def write_channels(result: dict[str, Any], out: Path) -> list[Path]:
         write_atomic(out / "channels.json", json.dumps(_plain(result), indent=2) + "\n"),
         write_atomic(out / "channels.md", channels_markdown(result)),
     ]
+
+
+def rerender(directory: Path) -> list[Path]:
+    """Write filters.md and filters.svg again from DIR/filters.json (after a report change)."""
+    result = json.loads((directory / "filters.json").read_text("utf-8"))
+    return write_outputs(result, directory)
+
+
+if __name__ == "__main__":  # python -m auditor.bench.report DIR
+    import sys
+
+    for path in rerender(Path(sys.argv[1])):
+        print(path)
