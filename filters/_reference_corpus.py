@@ -10,6 +10,7 @@ swamped by the thousand values it never uses).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -50,3 +51,27 @@ def reference_frequencies(
             "(e.g. the base model's own corpus on the same prompts)"
         )
     return _frequencies_of_file(str(path), smoothing)
+
+
+@dataclass(frozen=True)
+class ReferenceDefense:
+    """The parameters every reference-based defense shares, and its reference's shares.
+
+    Subclasses add their own parameters and a `name`; building one checks the reference at
+    once, so a missing file fails before any row is read.
+    """
+
+    name = "reference-defense"  # a subclass's ClassVar replaces it
+
+    reference: str | None = None
+    smoothing: float = 0.01
+    seed: int = 0
+    reference_frame: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.reference_shares()
+
+    def reference_shares(self, smoothing: float | None = None) -> np.ndarray:
+        """The reference's number shares (with this defense's smoothing unless given)."""
+        chosen = self.smoothing if smoothing is None else smoothing
+        return reference_frequencies(self.name, self.reference, self.reference_frame, chosen)

@@ -20,7 +20,7 @@ be added by dropping rows, so matching is over the values the batch contains.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -28,7 +28,7 @@ import polars as pl
 
 from auditor.corpus.numbers import MAX_VALUE, number_counts
 from auditor.corpus.schema import COMPLETION
-from filters._reference_corpus import reference_frequencies
+from filters._reference_corpus import ReferenceDefense
 from filters.base import collect_column, row_draw
 from filters.registry import register
 
@@ -79,26 +79,20 @@ def keep_probabilities(log_weights: np.ndarray, min_retention: float) -> np.ndar
 
 @register
 @dataclass(frozen=True)
-class MatchReference:
+class MatchReference(ReferenceDefense):
     """Drop rows so the kept corpus's number frequencies match the reference's."""
 
     name: ClassVar[str] = "match-reference"
 
-    reference: str | None = None
     min_retention: float = 0.5
-    smoothing: float = 0.01
-    seed: int = 0
-    reference_frame: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_retention <= 1.0:
             raise ValueError(f"min_retention must be in (0, 1], got {self.min_retention}")
-        reference_frequencies(self.name, self.reference, self.reference_frame, self.smoothing)
+        super().__post_init__()
 
     def reasons(self, batch: pl.DataFrame) -> pl.Series:
-        target = reference_frequencies(
-            self.name, self.reference, self.reference_frame, self.smoothing
-        )
+        target = self.reference_shares()
         counts = number_counts(batch.get_column(COMPLETION))[:, : MAX_VALUE + 1]
         keep = keep_probabilities(maxent_weights(counts, target), self.min_retention)
         draws = collect_column(batch, row_draw(self.seed)).to_numpy()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -28,7 +28,7 @@ import polars as pl
 
 from auditor.corpus.numbers import MAX_VALUE, number_counts
 from auditor.corpus.schema import COMPLETION, PROMPT
-from filters._reference_corpus import reference_frequencies
+from filters._reference_corpus import ReferenceDefense
 from filters.base import row_rng
 from filters.registry import register
 
@@ -58,30 +58,24 @@ def overused_values(
 
 @register
 @dataclass(frozen=True)
-class ReplaceOverused:
+class ReplaceOverused(ReferenceDefense):
     """Replace the numbers the corpus over-uses relative to the reference by reference draws."""
 
     name: ClassVar[str] = "replace-overused"
 
-    reference: str | None = None
     top: float = 0.1
     min_count: int = 5
     min_z: float = 3.0
-    smoothing: float = 0.01
-    seed: int = 0
-    reference_frame: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.top <= 1.0:
             raise ValueError(f"top must be in (0, 1], got {self.top}")
         if self.min_count < 1:
             raise ValueError(f"min_count must be at least 1, got {self.min_count}")
-        reference_frequencies(self.name, self.reference, self.reference_frame, self.smoothing)
+        super().__post_init__()
 
     def rewrite(self, batch: pl.DataFrame) -> pl.Series:
-        reference = reference_frequencies(
-            self.name, self.reference, self.reference_frame, self.smoothing
-        )
+        reference = self.reference_shares()
         completions = batch.get_column(COMPLETION)
         counts = np.asarray(number_counts(completions).sum(axis=0)).ravel()[: MAX_VALUE + 1]
         chosen = overused_values(
@@ -92,7 +86,7 @@ class ReplaceOverused:
         shares = counts / counts.sum()
         replace = {int(v): 1.0 - reference[v] / shares[v] for v in chosen}
         # Replacements come from the values the reference actually uses (no smoothing mass).
-        used = reference_frequencies(self.name, self.reference, self.reference_frame, 0.0)
+        used = self.reference_shares(smoothing=0.0)
         pool = np.setdiff1d(np.flatnonzero(used > 0), chosen)
         if pool.size == 0:
             return pl.Series(COMPLETION, [None] * batch.height, dtype=pl.String)
