@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -94,7 +99,7 @@ class LabRunner:
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=get_context("spawn"),
-                initializer=_init_worker,
+                initializer=partial(_init_worker, parent=os.getpid()),
                 initargs=(self.recipe, str(self.cache)),
             )
         return self
@@ -193,12 +198,30 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
 _STATE: dict[str, Any] = {}
 
 
-def _init_worker(recipe: TransmissionRecipe, cache: str) -> None:
+def _init_worker(recipe: TransmissionRecipe, cache: str, *, parent: int | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)
+    if parent is not None and "watchdog" not in _STATE:
+        _STATE["watchdog"] = _exit_with_parent(parent)
     if _STATE.get("recipe") != recipe or _STATE.get("cache") != cache:
         _STATE.update(recipe=recipe, cache=cache, bases={}, teachers={})
+
+
+def _exit_with_parent(parent: int) -> threading.Thread:
+    """A worker whose benchmark was killed (kill -9: no chance to shut the pool down) must not
+    linger holding a model in memory: it exits once `parent` (the benchmark's pid, passed in,
+    since the parent may already be gone by the time a slow import lets this run) is not its
+    parent any more."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2.0)
+        os.kill(os.getpid(), signal.SIGKILL)  # os._exit from a thread can hang in torch
+
+    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    thread.start()
+    return thread
 
 
 def _base(init: int) -> GPT:
