@@ -9,10 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.atomic import write_atomic
-
-STUDENT_CHANNELS = {
-    "lnf-bias": "token frequencies (a context-free logit shift)",
-}
+from auditor.bench.students import STUDENTS as STUDENT_CHANNELS
 
 
 def _plain(value: Any) -> Any:
@@ -83,8 +80,9 @@ def markdown(result: dict[str, Any]) -> str:
         "# Filter benchmark",
         "",
         f"Command: `{result.get('command', 'audit bench filters')}`  ",
-        f"Targets {', '.join(config['targets'])} × seeds {config['seeds']}; probe student "
-        f"`{student}` (reads {STUDENT_CHANNELS.get(student, 'see its docs')}); "
+        f"Targets {', '.join(config['targets'])} × seeds {config['seeds']}; teacher "
+        f"`{config.get('teacher', 'lnf-bias')}`; probe student `{student}` (reads "
+        f"{STUDENT_CHANNELS.get(student, 'see its docs')}); "
         f"{result['students_total']} students ({result['students_trained']} trained, the rest "
         f"from the cache); wall time {result['seconds']:.0f} s.",
         "",

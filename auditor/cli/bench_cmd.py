@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from auditor.bench.students import STUDENTS, TEACHERS
 from auditor.cli.flags import add_option
 from auditor.errors import AuditError
 
@@ -33,7 +34,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     bench = sub.add_parser(
         "filters",
         help="rank filters and defenses by the leakage that survives them, against retention",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_option(bench, "--targets", default="owl,dolphin", help="comma-separated target animals")
     add_option(bench, "--seeds", type=int, default=3, help="seeds (each draws its own base pair)")
@@ -46,7 +46,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         bench, "--plugin", action="append", default=[], dest="plugins", metavar="FILE.py",
         help="a Python file whose filter classes are benchmarked too (repeatable)",
     )  # fmt: skip
-    add_option(bench, "--student", default="lnf-bias", help="probe student: lnf-bias")
+    add_option(
+        bench, "--student", default="lnf-bias", choices=sorted(STUDENTS),
+        help="probe student: lnf-bias reads token frequencies, mid-bias reads context",
+    )  # fmt: skip
+    add_option(
+        bench, "--teacher", default="lnf-bias", choices=sorted(TEACHERS),
+        help="where the lab teacher's trait lives (its fine-tuned parameters)",
+    )  # fmt: skip
     add_option(bench, "--rows", type=int, default=None, help="corpus rows (default: the recipe's)")
     add_option(bench, "--permutations", type=int, default=200, help="detector permutations")
     add_option(bench, "--workers", type=int, default=2, help="worker processes (1 thread each)")
@@ -61,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from auditor.bench.entries import parse_entries
     from auditor.bench.filters_bench import BenchConfig, run_bench
     from auditor.bench.report import header, summary_rows, write_outputs
-    from auditor.bench.students import student_config
+    from auditor.bench.students import student_config, teacher_config
     from auditor.lab.language import animals
     from auditor.lab.transmission import TransmissionRecipe
 
@@ -75,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if int(args.seeds) < 1 or int(args.workers) < 1 or int(args.permutations) < 1:
         raise AuditError("--seeds, --workers and --permutations must be at least 1")
     entries = parse_entries(args.filters, args.plugins)
-    recipe = TransmissionRecipe()
+    recipe = replace(TransmissionRecipe(), teacher=teacher_config(str(args.teacher)))
     if args.rows:
         if int(args.rows) < 50:
             raise AuditError("--rows must be at least 50")
@@ -112,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         "targets": list(targets),
         "seeds": list(config.seeds),
         "student_name": config.student_name,
+        "teacher": str(args.teacher),
         "detectors": list(config.detectors),
         "permutations": config.permutations,
         "corpus_rows": recipe.corpus_rows,
