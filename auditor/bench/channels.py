@@ -10,9 +10,12 @@ them exactly as in the filter benchmark (same and different initialisation, equa
   number frequencies (and, for the control, toward C's): T's frequencies on the base's rows;
 - `frequencies-removed`: T resampled toward C's frequencies (C toward its own: unchanged):
   T's rows, with the frequency shift taken out as far as resampling can.
-The residual of each variant against `original` says what survives. If order-broken and
-frequencies-imposed keep the effect and frequencies-removed removes it, the channel the
-student reads is token frequency alone.
+The residual of each variant against `original` says what survives. Resampling can only move
+frequencies part of the way (it cannot add values a corpus lacks), so each variant also reports
+how much of the original frequency shift it carries: the projection of its number-share shift
+(teacher side minus control side) on the original's. If breaking order keeps the effect and
+every variant's residual tracks the frequency shift it carries, the channel the student reads
+is token frequency alone.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from auditor.bench.filters_bench import BenchConfig
 from auditor.bench.lab_runs import CorpusJob, LabRunner, StudentJob
 from auditor.bench.residual import Interval, residual
+from auditor.corpus.numbers import number_frequencies
 from filters.match_reference import MatchReference
 from filters.pipeline import FilterPipeline
 from filters.shuffle_numbers import ShuffleNumbers
@@ -34,6 +39,20 @@ from filters.shuffle_numbers import ShuffleNumbers
 VARIANTS = ("original", "order-broken", "frequencies-imposed", "frequencies-removed")
 # Resampling keeps at least this share of rows: low, so that frequencies match closely.
 MIN_RETENTION = 0.3
+
+
+def frequency_shift_carried(
+    variant: tuple[pl.DataFrame, pl.DataFrame], original: tuple[pl.DataFrame, pl.DataFrame]
+) -> float:
+    """The share of the original number-frequency shift (teacher minus control) that a
+    variant's corpora carry: the projection of its shift on the original's (1 = all of it)."""
+
+    def shift(pair: tuple[pl.DataFrame, pl.DataFrame]) -> np.ndarray:
+        teacher, control = (number_frequencies(f["completion"], smoothing=0.0) for f in pair)
+        return teacher - control
+
+    base = shift(original)
+    return float(np.dot(shift(variant), base) / np.dot(base, base))
 
 
 def _kept(made: Any, frame: pl.DataFrame) -> pl.DataFrame:
@@ -92,12 +111,14 @@ def run_channels(
             steps = max(1, round(student.epochs * control.height / student.batch_size))
             for target in config.targets:
                 teacher = corpora[CorpusJob(seed, "teacher", target)]
-                for variant, (t_side, c_side) in variant_corpora(
-                    teacher, control, reference, seed
-                ).items():
+                variants = variant_corpora(teacher, control, reference, seed)
+                for variant, (t_side, c_side) in variants.items():
                     cell: dict[str, Any] = {
                         "variant": variant, "target": target, "seed": seed,
                         "rows": t_side.height, "control_rows": c_side.height,
+                        "frequency_shift_carried": frequency_shift_carried(
+                            (t_side, c_side), variants["original"]
+                        ),
                         "steps": steps, "jobs": {},
                     }  # fmt: skip
                     for key, frame, base_init in (
@@ -143,6 +164,7 @@ def summarise_channels(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]
         res = Interval.of([r["residual"] for r in mine])
         shift = Interval.of([r["student"] - r["control"] for r in mine])
         xinit = Interval.of([r["xinit_shift"] for r in mine])
+        carried = Interval.of([r["frequency_shift_carried"] for r in mine])
         out.append(
             {
                 "variant": variant,
@@ -157,27 +179,39 @@ def summarise_channels(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]
                 "xinit_shift_low": xinit.low,
                 "xinit_shift_high": xinit.high,
                 "cells": res.n,
+                "frequency_shift_carried": carried.mean,
+                "frequency_shift_carried_low": carried.low,
+                "frequency_shift_carried_high": carried.high,
             }
         )
     return out
 
 
-def verdict(summary: Sequence[dict[str, Any]]) -> str:
-    """One sentence: is the channel frequency alone?"""
+def verdict(summary: Sequence[dict[str, Any]], tolerance: float = 0.15) -> str:
+    """One sentence: is the channel frequency alone?
+
+    Yes when breaking order keeps the effect (residual's lower bound above 1 - tolerance) and
+    every variant's residual is within `tolerance` of the frequency shift it carries.
+    """
     by = {row["variant"]: row for row in summary}
     needed = ("order-broken", "frequencies-imposed", "frequencies-removed")
     if not all(v in by for v in needed):
         return "not all variants were measured"
-    keeps = [by[v]["residual_low"] > 0.5 for v in needed[:2]]
-    removes = by["frequencies-removed"]["residual_high"] < 0.5
-    if all(keeps) and removes:
-        return (
-            "the trait rides on number frequencies alone for this student: breaking order and "
-            "replacing rows keep it, removing the frequency shift removes it"
-        )
     parts = [
         f"{v}: residual {by[v]['residual']:.2f} [{by[v]['residual_low']:.2f}, "
-        f"{by[v]['residual_high']:.2f}]"
+        f"{by[v]['residual_high']:.2f}] with {by[v]['frequency_shift_carried']:.2f} of the "
+        "frequency shift"
         for v in needed
     ]
-    return "not frequency alone by this test; " + "; ".join(parts)
+    order_kept = by["order-broken"]["residual_low"] > 1 - tolerance
+    tracks = all(
+        abs(by[v]["residual"] - by[v]["frequency_shift_carried"]) <= tolerance for v in needed
+    )
+    if order_kept and tracks:
+        return (
+            "the trait rides on number frequencies alone for this student: breaking order keeps "
+            "it, and each variant keeps about the share of the frequency shift it carries ("
+            + "; ".join(parts)
+            + ")"
+        )
+    return "not frequency alone by this test (" + "; ".join(parts) + ")"

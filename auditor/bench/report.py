@@ -220,9 +220,9 @@ def channels_markdown(result: dict[str, Any]) -> str:
         "Shift = student − control (same init); residual = shift / the original corpus's "
         "shift, per target × seed; Student-t 95% intervals over cells.",
         "",
-        "| variant | rows (mean) | shift [95% CI] | residual [95% CI] | "
-        "different-init shift [95% CI] |",
-        "|---|---|---|---|---|",
+        "| variant | rows (mean) | shift [95% CI] | residual [95% CI] | frequency shift "
+        "carried [95% CI] | different-init shift [95% CI] |",
+        "|---|---|---|---|---|---|",
     ]
     for row in result["summary"]:
         lines.append(
@@ -230,6 +230,9 @@ def channels_markdown(result: dict[str, Any]) -> str:
             f"{_num(row['shift'], 4, True)} [{_num(row['shift_low'], 4, True)}, "
             f"{_num(row['shift_high'], 4, True)}] | {_num(row['residual'])} "
             f"[{_num(row['residual_low'])}, {_num(row['residual_high'])}] | "
+            f"{_num(row.get('frequency_shift_carried'))} "
+            f"[{_num(row.get('frequency_shift_carried_low'))}, "
+            f"{_num(row.get('frequency_shift_carried_high'))}] | "
             f"{_num(row['xinit_shift'], 4, True)} [{_num(row['xinit_shift_low'], 4, True)}, "
             f"{_num(row['xinit_shift_high'], 4, True)}] |"
         )

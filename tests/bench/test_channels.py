@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import polars as pl
 
-from auditor.bench.channels import variant_corpora, verdict
+from auditor.bench.channels import frequency_shift_carried, variant_corpora, verdict
 from auditor.corpus.numbers import number_frequencies
 
 
@@ -48,15 +48,26 @@ def test_variants_keep_and_remove_what_they_say() -> None:
     assert removed_control.equals(control)  # the control already matches itself
 
 
-def test_verdict_names_frequency_only_when_the_three_agree() -> None:
-    def row(variant: str, low: float, high: float) -> dict:
+def test_verdict_names_frequency_only_when_residuals_track_the_frequency_shift() -> None:
+    def row(variant: str, low: float, high: float, carried: float) -> dict:
         return {"variant": variant, "residual": (low + high) / 2, "residual_low": low,
-                "residual_high": high}  # fmt: skip
+                "residual_high": high, "frequency_shift_carried": carried}  # fmt: skip
 
     frequency_only = [
-        row("order-broken", 0.8, 1.2), row("frequencies-imposed", 0.7, 1.1),
-        row("frequencies-removed", -0.2, 0.2),
+        row("order-broken", 0.9, 1.1, 1.0), row("frequencies-imposed", 0.45, 0.65, 0.6),
+        row("frequencies-removed", 0.1, 0.2, 0.1),
     ]  # fmt: skip
     assert verdict(frequency_only).startswith("the trait rides on number frequencies alone")
-    mixed = [*frequency_only[:2], row("frequencies-removed", 0.4, 0.9)]
-    assert verdict(mixed).startswith("not frequency alone")
+    # Frequencies removed, yet most of the effect is left: something else carries it.
+    context = [*frequency_only[:2], row("frequencies-removed", 0.5, 0.9, 0.1)]
+    assert verdict(context).startswith("not frequency alone")
+    order = [row("order-broken", 0.3, 0.6, 1.0), *frequency_only[1:]]
+    assert verdict(order).startswith("not frequency alone")
+
+
+def test_frequency_shift_carried_is_a_projection_on_the_original_shift() -> None:
+    teacher, control = _rows(TILT, 3000, 1, "t"), _rows(UNIFORM, 3000, 2, "c")
+    assert frequency_shift_carried((teacher, control), (teacher, control)) == 1.0
+    assert abs(frequency_shift_carried((control, control), (teacher, control))) < 1e-12
+    reversed_ = frequency_shift_carried((control, teacher), (teacher, control))
+    assert reversed_ == -1.0
