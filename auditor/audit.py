@@ -58,6 +58,13 @@ class AuditConfig:
     # Only filters were asked for: their pass is a pass, not an inconclusive.
     filters_only: bool = False
 
+    def __post_init__(self) -> None:
+        # From Python, paths may come as strings: `AuditConfig("corpus.parquet", ...)`.
+        for name in ("dataset", "pipeline_file", "reference", "kept_path"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Path(value))
+
 
 def infer_domain(corpus: Corpus, explicit: str | None) -> str:
     """The corpus's domain: the flag, else its `domain` provenance column, else numbers."""
