@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from auditor.atomic import write_atomic
 from auditor.bench.students import STUDENTS as STUDENT_CHANNELS
+from auditor.report import svg
 
 
 def _plain(value: Any) -> Any:
@@ -123,10 +123,7 @@ def pareto_svg(summary: list[dict[str, Any]], width: int = 820, height: int = 42
     print beside points that often sit close together.
     """
     plot_w, pad_l, pad_t, pad_b = 480, 56, 24, 48
-    points = [
-        s for s in summary
-        if s["filter"] != "none" and _finite(s["residual"])
-    ]  # fmt: skip
+    points = [s for s in summary if s["filter"] != "none" and _finite(s["residual"])]
     lows = [s["residual_low"] for s in points if _finite(s["residual_low"])]
     highs = [s["residual_high"] for s in points if _finite(s["residual_high"])]
     y_min = min([-0.2, *lows, *(s["residual"] for s in points)])
@@ -138,46 +135,30 @@ def pareto_svg(summary: list[dict[str, Any]], width: int = 820, height: int = 42
     def y(v: float) -> float:
         return pad_t + (y_max - v) / (y_max - y_min) * (height - pad_t - pad_b)
 
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-    ]
+    body = [svg.rect(0, 0, width, height, "white")]
     for v in (0.0, 0.5, 1.0):
-        dash = "" if v == 0.0 else ' stroke-dasharray="4 3"'
-        out.append(f'<line x1="{x(0)}" x2="{x(1)}" y1="{y(v)}" y2="{y(v)}" stroke="#999"{dash}/>')
-        out.append(f'<text x="{pad_l - 6}" y="{y(v) + 4}" text-anchor="end">{v:g}</text>')
+        body.append(svg.line(x(0), y(v), x(1), y(v), "#999", dash="" if v == 0 else "4 3"))
+        body.append(svg.text(pad_l - 6, y(v) + 4, f"{v:g}", anchor="end"))
     for v in (0.0, 0.25, 0.5, 0.75, 1.0):
-        out.append(f'<text x="{x(v)}" y="{height - pad_b + 16}" text-anchor="middle">{v:g}</text>')
-    out.append(
-        f'<text x="{x(0.5)}" y="{height - 8}" text-anchor="middle">'
-        "retention (fraction of teacher rows kept)</text>"
-    )
-    out.append(
-        f'<text transform="translate(14 {(y(y_max) + y(y_min)) / 2}) rotate(-90)" '
-        'text-anchor="middle">residual leakage (1 = stops nothing)</text>'
+        body.append(svg.text(x(v), height - pad_b + 16, f"{v:g}", anchor="middle"))
+    body.append(svg.text(x(0.5), height - 8, "retention (fraction of teacher rows kept)", "middle"))
+    body.append(
+        f"<text transform='translate(14 {(y(y_max) + y(y_min)) / 2:.1f}) rotate(-90)' "
+        "text-anchor='middle'>residual leakage (1 = stops nothing)</text>"
     )
     front = pareto_front(points)
     if len(front) > 1:
         path = " ".join(f"{x(p['retention']):.1f},{y(p['residual']):.1f}" for p in front)
-        out.append(f'<polyline points="{path}" fill="none" stroke="#2a7" stroke-width="1.5"/>')
-    legend_x = x(1) + 36
+        body.append(f"<polyline points='{path}' fill='none' stroke='#2a7' stroke-width='1.5'/>")
     for number, p in enumerate(points, start=1):
         cx, cy = x(p["retention"]), y(p["residual"])
         if _finite(p["residual_low"]) and _finite(p["residual_high"]):
-            out.append(
-                f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(p["residual_low"]):.1f}" '
-                f'y2="{y(p["residual_high"]):.1f}" stroke="#468"/>'
-            )
-        out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="#246"/>')
-        out.append(f'<text x="{cx + 5:.1f}" y="{cy - 4:.1f}" font-weight="bold">{number}</text>')
+            body.append(svg.line(cx, y(p["residual_low"]), cx, y(p["residual_high"]), "#468"))
+        body.append(f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='3.5' fill='#246'/>")
+        body.append(svg.text(cx + 5, cy - 4, str(number)))
         on_front = " (front)" if p in front else ""
-        out.append(
-            f'<text x="{legend_x}" y="{pad_t + 14 * number}">{number}. '
-            f"{html.escape(p['filter'])}{on_front}</text>"
-        )
-    out.append("</svg>")
-    return "\n".join(out)
+        body.append(svg.text(x(1) + 36, pad_t + 14 * number, f"{number}. {p['filter']}{on_front}"))
+    return svg.svg(width, height, body, "residual leakage against retention, per filter")
 
 
 def _finite(value: Any) -> bool:

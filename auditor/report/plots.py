@@ -12,6 +12,11 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from auditor.report.svg import legend as _legend
+from auditor.report.svg import line as _line
+from auditor.report.svg import rect as _rect
+from auditor.report.svg import svg as _svg
+from auditor.report.svg import text as _text
 from detectors.base import DetectorResult
 
 if TYPE_CHECKING:
@@ -20,15 +25,6 @@ if TYPE_CHECKING:
 SUSPECT = "#cf222e"
 REFERENCE = "#0969da"
 NULL = "#8c959f"
-FONT = "font-family:sans-serif;font-size:11px"
-
-
-def _svg(width: int, height: int, body: list[str], label: str) -> str:
-    return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-        f"viewBox='0 0 {width} {height}' role='img' aria-label='{html.escape(label)}' "
-        f"style='{FONT}'>{''.join(body)}</svg>"
-    )
 
 
 def _figure(svg: str, caption: str, kind: str) -> str:
@@ -36,35 +32,6 @@ def _figure(svg: str, caption: str, kind: str) -> str:
         f"<figure class='plot' data-plot='{kind}'>{svg}"
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
-
-
-def _text(x: float, y: float, text: str, anchor: str = "start", fill: str = "#1f2328") -> str:
-    return (
-        f"<text x='{x:.1f}' y='{y:.1f}' text-anchor='{anchor}' fill='{fill}'>"
-        f"{html.escape(text)}</text>"
-    )
-
-
-def _rect(x: float, y: float, width: float, height: float, fill: str) -> str:
-    return (
-        f"<rect x='{x:.1f}' y='{y:.1f}' width='{max(width, 0.0):.1f}' "
-        f"height='{max(height, 0.0):.1f}' fill='{fill}'/>"
-    )
-
-
-def _line(x1: float, y1: float, x2: float, y2: float, stroke: str, width: float = 1) -> str:
-    return (
-        f"<line x1='{x1:.1f}' y1='{y1:.1f}' x2='{x2:.1f}' y2='{y2:.1f}' "
-        f"stroke='{stroke}' stroke-width='{width}'/>"
-    )
-
-
-def _legend(x: float, y: float, items: Sequence[tuple[str, str]]) -> list[str]:
-    body = []
-    for label, colour in items:
-        body += [_rect(x, y - 8, 10, 10, colour), _text(x + 14, y + 1, label)]
-        x += 18 + 7 * len(label)
-    return body
 
 
 def number_frequency_figure(results: Sequence[DetectorResult]) -> str:
