@@ -16,9 +16,11 @@ control corpus's epochs). A student variant's controls (same-init and different-
 on the control corpus) serve every teacher and target of that seed.
 
 Resumable: every finished unit appends one JSON line to --out ("control": one student
-variant's two controls for a seed, read for every target; "cell": one teacher x student x
-target x seed), and a rerun skips what is already there. Corpora and teachers are cached
-under the lab cache (`midsweep/`), keyed by a hash of what makes them.
+variant's two controls for a seed, read for the targets named; "cell": one teacher x student x
+target x seed; "soft": that cell's soft-label student, with --soft), and a rerun skips what is
+already there (controls are retrained, deterministically, for targets they have not read).
+Corpora and teachers are cached under the lab cache (`midsweep/`), keyed by a hash of what
+makes them.
 
     OMP_NUM_THREADS=1 python benchmarks/lab_sweep/mid_sweep.py --teachers lnf,mid \
         --students mid_1e-1,lora4_3e-3 --targets owl,dolphin --seeds 0,1,2 \
@@ -54,6 +56,7 @@ TEACHERS: dict[str, TeacherConfig] = {
     "lnf": TeacherConfig(),
     "mid": MID_TEACHER,
     "mid_lr1e-1": replace(MID_TEACHER, learning_rate=1e-1),
+    "mid_tf0.8": replace(MID_TEACHER, trait_fraction=0.8),
 }
 
 
@@ -151,33 +154,35 @@ def run(args: argparse.Namespace) -> None:
     recipe = TransmissionRecipe()
     store = Store(recipe, args.cache)
     out = Path(args.out)
-    done = set()
-    if out.exists():
-        for line in out.read_text("utf-8").splitlines():
-            rec = json.loads(line)
-            done.add(rec["key"])
+    lines = [json.loads(x) for x in out.read_text("utf-8").splitlines()] if out.exists() else []
+    done = {r["key"] for r in lines}
+    read: dict[tuple[str, int], set[str]] = {}  # (student, seed) -> targets its controls read
+    for r in lines:
+        if r["type"] == "control":
+            read.setdefault((r["student"], r["seed"]), set()).update(r["readings"])
     targets = args.targets.split(",")
 
     def emit(rec: dict[str, Any]) -> None:
         with out.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(rec) + "\n")
         done.add(rec["key"])
+        r = {k: v["normalised"] for k, v in rec["readings"].items() if "normalised" in v}
+        print(rec["key"], " ".join(f"{k} {v:.4f}" for k, v in r.items()), flush=True)
 
     for seed in [int(s) for s in args.seeds.split(",")]:
         init, xinit = recipe.base_inits(seed)
         for student_name in args.students.split(","):
-            fields = STUDENTS[student_name]
             control_corpus = store.control(seed)
-            config = StudentConfig(**fields, seed=seed)
+            config = StudentConfig(**STUDENTS[student_name], seed=seed)
             config = replace(config, steps=_steps(recipe, config, control_corpus))
-            key = f"control|{student_name}|{seed}"
-            if key not in done:
+            missing = [t for t in targets if t not in read.get((student_name, seed), set())]
+            if missing:  # the controls (deterministic) are retrained for targets not yet read
                 clock = time.perf_counter()
                 control = train_student(store.base(init), control_corpus, config)
                 xcontrol = train_student(store.base(xinit), control_corpus, config)
                 emit(
                     {
-                        "key": key,
+                        "key": f"control|{student_name}|{seed}|{','.join(missing)}",
                         "type": "control",
                         "student": student_name,
                         "config": asdict(config),
@@ -192,63 +197,82 @@ def run(args: argparse.Namespace) -> None:
                                 "control": _reading(control, t),
                                 "xinit_control": _reading(xcontrol, t),
                             }
-                            for t in targets
+                            for t in missing
                         },
                         "seconds": round(time.perf_counter() - clock, 1),
                     }
                 )
-                print(f"{key} done", flush=True)
+                read.setdefault((student_name, seed), set()).update(missing)
             for teacher_name in args.teachers.split(","):
                 for target in targets:
-                    key = f"cell|{teacher_name}|{student_name}|{target}|{seed}"
-                    if key in done:
+                    unit = f"{teacher_name}|{student_name}|{target}|{seed}"
+                    want = [f"cell|{unit}"] + ([f"soft|{unit}"] if args.soft else [])
+                    if all(k in done for k in want):
                         continue
                     clock = time.perf_counter()
                     teacher, corpus, dropped = store.teacher(teacher_name, target, seed)
-                    student = train_student(store.base(init), corpus, config)
-                    xstudent = train_student(store.base(xinit), corpus, config)
-                    readings = {
-                        "teacher": _reading(teacher, target),
-                        "student": _reading(student, target),
-                        "xinit_student": _reading(xstudent, target),
+                    head = {
+                        "teacher": teacher_name,
+                        "teacher_config": asdict(TEACHERS[teacher_name]),
+                        "student": student_name,
+                        "target": target,
+                        "seed": seed,
+                        "corpus_rows": corpus.height,
+                        "corpus_dropped": dropped,
+                        "student_steps": config.steps,
                     }
-                    if args.soft:
-                        soft = train_student(store.base(init), corpus, config, teacher=teacher)
-                        readings["soft_student"] = _reading(soft, target)
-                    emit(
-                        {
-                            "key": key,
-                            "type": "cell",
-                            "teacher": teacher_name,
-                            "teacher_config": asdict(TEACHERS[teacher_name]),
-                            "student": student_name,
-                            "target": target,
-                            "seed": seed,
-                            "corpus_rows": corpus.height,
-                            "corpus_dropped": dropped,
-                            "student_steps": config.steps,
-                            "readings": readings,
-                            "seconds": round(time.perf_counter() - clock, 1),
+                    if f"cell|{unit}" not in done:
+                        student = train_student(store.base(init), corpus, config)
+                        xstudent = train_student(store.base(xinit), corpus, config)
+                        readings = {
+                            "teacher": _reading(teacher, target),
+                            "student": _reading(student, target),
+                            "xinit_student": _reading(xstudent, target),
                         }
-                    )
-                    r = {k: v["normalised"] for k, v in readings.items()}
-                    print(
-                        f"{key}: teacher {r['teacher']:.3f} student {r['student']:.4f} "
-                        f"xinit {r['xinit_student']:.4f}",
-                        flush=True,
-                    )
+                        seconds = round(time.perf_counter() - clock, 1)
+                        emit(
+                            {
+                                "key": f"cell|{unit}",
+                                "type": "cell",
+                                **head,
+                                "readings": readings,
+                                "seconds": seconds,
+                            }
+                        )
+                    if args.soft and f"soft|{unit}" not in done:
+                        clock = time.perf_counter()
+                        soft = train_student(store.base(init), corpus, config, teacher=teacher)
+                        readings = {"soft_student": _reading(soft, target)}
+                        seconds = round(time.perf_counter() - clock, 1)
+                        emit(
+                            {
+                                "key": f"soft|{unit}",
+                                "type": "soft",
+                                **head,
+                                "readings": readings,
+                                "seconds": seconds,
+                            }
+                        )
 
 
 def records(path: Path) -> list[dict[str, Any]]:
     """One transmission-style record per cell (control readings joined in)."""
     lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
-    controls = {(r["student"], r["seed"]): r for r in lines if r["type"] == "control"}
+    controls: dict[tuple[str, int, str], dict[str, Any]] = {}
+    soft: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    for r in lines:
+        if r["type"] == "control":
+            for target, reading in r["readings"].items():
+                controls[(r["student"], r["seed"], target)] = reading
+        elif r["type"] == "soft":
+            soft[(r["teacher"], r["student"], r["target"], r["seed"])] = r["readings"]
     out = []
     for cell in (r for r in lines if r["type"] == "cell"):
-        control = controls.get((cell["student"], cell["seed"]))
-        if control is None or cell["target"] not in control["readings"]:
+        control = controls.get((cell["student"], cell["seed"], cell["target"]))
+        if control is None:
             continue
-        readings = {**control["readings"][cell["target"]], **cell["readings"]}
+        unit = (cell["teacher"], cell["student"], cell["target"], cell["seed"])
+        readings = {**control, **cell["readings"], **soft.get(unit, {})}
         rec = {"teacher_kind": cell["teacher"], "student_kind": cell["student"]}
         rec.update({k: cell[k] for k in ("target", "seed", "corpus_rows")})
         rec.update({name: v["normalised"] for name, v in readings.items()})
