@@ -92,6 +92,17 @@ def _reading(model: GPT, target: str) -> dict[str, float]:
     }
 
 
+def _scores(rec: dict[str, Any]) -> dict[str, float]:
+    """A line's normalised scores, flat (controls' are nested by target)."""
+    out = {}
+    for name, reading in rec["readings"].items():
+        if "normalised" in reading:
+            out[name] = reading["normalised"]
+        else:
+            out.update({f"{name}.{k}": v["normalised"] for k, v in reading.items()})
+    return out
+
+
 class Store:
     """Corpora and teachers on disk, so every student variant reuses them."""
 
@@ -166,8 +177,7 @@ def run(args: argparse.Namespace) -> None:
         with out.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(rec) + "\n")
         done.add(rec["key"])
-        r = {k: v["normalised"] for k, v in rec["readings"].items() if "normalised" in v}
-        print(rec["key"], " ".join(f"{k} {v:.4f}" for k, v in r.items()), flush=True)
+        print(rec["key"], " ".join(f"{k} {v:.4f}" for k, v in _scores(rec).items()), flush=True)
 
     for seed in [int(s) for s in args.seeds.split(",")]:
         init, xinit = recipe.base_inits(seed)
@@ -319,6 +329,37 @@ def summary(path: Path) -> str:
             f"{stats.ratio([r['xinit_student'] for r in g], [r['xinit_control'] for r in g]):.2f}"
             f" | {soft} |"
         )
+    return "\n".join(rows) + "\n\n" + rank_table(recs)
+
+
+def rank_table(recs: list[dict[str, Any]]) -> str:
+    """Markdown: LoRA students' shifts by rank (rows) and teacher (columns), per rate, on the
+    screen's cells (owl, seed 0) so every rank is compared on the same data."""
+    lora = [
+        r
+        for r in recs
+        if STUDENTS[r["student_kind"]]["trainable"].startswith("lora")
+        and (r["target"], r["seed"]) == ("owl", 0)
+    ]
+    teachers = sorted({r["teacher_kind"] for r in lora})
+    head = " | ".join(f"{t} teacher: same-init / different-init shift" for t in teachers)
+    rows = [f"| rate | rank | {head} |", "|---|---|" + "---|" * len(teachers)]
+    cells = sorted(
+        {(STUDENTS[r["student_kind"]]["learning_rate"], r["student_kind"]) for r in lora},
+        key=lambda c: (c[0], int(STUDENTS[c[1]]["trainable"].removeprefix("lora-r"))),
+    )
+    for lr, name in cells:
+        rank = STUDENTS[name]["trainable"].removeprefix("lora-r")
+        out = []
+        for teacher in teachers:
+            g = [r for r in lora if (r["student_kind"], r["teacher_kind"]) == (name, teacher)]
+            if not g:
+                out.append("")
+                continue
+            same = sum(r["student"] - r["control"] for r in g) / len(g)
+            xinit = sum(r["xinit_student"] - r["xinit_control"] for r in g) / len(g)
+            out.append(f"{same:+.4f} / {xinit:+.4f}")
+        rows.append(f"| {lr:g} | {rank} | " + " | ".join(out) + " |")
     return "\n".join(rows)
 
 
