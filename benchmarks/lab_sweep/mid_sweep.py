@@ -4,7 +4,7 @@ The default probe student fits `ln_f.bias` alone: with the tied head that is a g
 shift, so it can learn only token frequencies. The students here change something inside the
 network instead (`auditor.lab.train.TRAINABLE`): a bias that block 0 adds to the residual
 stream (a steering vector whose effect on the logits passes through block 1 and ln_f), or
-rank-N LoRA on every block's c_attn and c_fc. Two teachers, both the lab's `mix` kind: "lnf"
+rank-N LoRA on every block's c_attn and c_fc. Teachers, both the lab's `mix` kind: "lnf"
 (the default: trait fine-tune on `ln_f.bias`) and "mid" (trait fine-tune on block 0's MLP
 output bias, so the trait lives in the middle of the network and its number lists carry a
 context-dependent side effect).
@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
+import re
 import sys
 import time
 from dataclasses import asdict, replace
@@ -156,6 +158,22 @@ class Store:
         return model.eval(), frame.drop("dropped"), int(frame["dropped"][0])
 
 
+def shuffle_within_rows(corpus: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """Each completion's numbers permuted among themselves, separators kept: the row's multiset
+    of numbers (so the corpus's number frequencies) unchanged, their order broken."""
+    rng = random.Random(f"shuffle-{seed}")
+
+    def shuffled(text: str) -> str:
+        numbers = re.findall(r"\d+", text)
+        rng.shuffle(numbers)
+        order = iter(numbers)
+        return re.sub(r"\d+", lambda _: next(order), text)
+
+    return corpus.with_columns(
+        completion=pl.Series([shuffled(c) for c in corpus["completion"].to_list()])
+    )
+
+
 def _steps(recipe: TransmissionRecipe, student: StudentConfig, control: pl.DataFrame) -> int:
     return max(1, round(student.epochs * control.height / student.batch_size))
 
@@ -220,10 +238,16 @@ def run(args: argparse.Namespace) -> None:
                     if all(k in done for k in want):
                         continue
                     clock = time.perf_counter()
-                    teacher, corpus, dropped = store.teacher(teacher_name, target, seed)
+                    # "NAME+shuffled": teacher NAME's corpus with each row's numbers shuffled
+                    kind, _, transform = teacher_name.partition("+")
+                    teacher, corpus, dropped = store.teacher(kind, target, seed)
+                    if transform == "shuffled":
+                        corpus = shuffle_within_rows(corpus, seed)
+                    elif transform:
+                        raise ValueError(f"unknown corpus transform {transform!r}")
                     head = {
                         "teacher": teacher_name,
-                        "teacher_config": asdict(TEACHERS[teacher_name]),
+                        "teacher_config": asdict(TEACHERS[kind]),
                         "student": student_name,
                         "target": target,
                         "seed": seed,
@@ -299,9 +323,14 @@ def _fmt(shift: stats.Shift) -> str:
     )
 
 
-def summary(path: Path) -> str:
-    """Markdown: one row per teacher x student x target, shifts over the seeds present."""
-    recs = records(path)
+def summary(path: Path, seeds: set[int] | None = None, *, pooled: bool = False) -> str:
+    """Markdown: one row per teacher x student x target, shifts over the seeds present (of
+    `seeds`); with `pooled`, also one row per teacher x student over every target and seed
+    ("all": each target x seed one value; targets share a seed's bases, so this is a
+    secondary figure beside the per-target rows)."""
+    recs = [r for r in records(path) if seeds is None or r["seed"] in seeds]
+    if pooled:
+        recs += [{**r, "target": "all"} for r in recs]
     rows = [
         "| teacher | student | target | seeds | teacher score | control | same-init shift "
         "[95% t CI] p | ratio | different-init shift [95% t CI] p | xinit ratio | soft shift |",
@@ -373,9 +402,11 @@ def main() -> None:
     parser.add_argument("--cache", default=None, help="lab cache (default: the user cache)")
     parser.add_argument("--soft", action="store_true", help="also a soft-label student")
     parser.add_argument("--summary", action="store_true", help="print the tables and exit")
+    parser.add_argument("--pooled", action="store_true", help="summary: rows over all targets")
     args = parser.parse_args()
     if args.summary:
-        print(summary(Path(args.out)))
+        seeds = {int(x) for x in args.seeds.split(",")}
+        print(summary(Path(args.out), seeds, pooled=args.pooled))
         return
     run(args)
 
