@@ -4,10 +4,12 @@ The default probe student fits `ln_f.bias` alone: with the tied head that is a g
 shift, so it can learn only token frequencies. The students here change something inside the
 network instead (`auditor.lab.train.TRAINABLE`): a bias that block 0 adds to the residual
 stream (a steering vector whose effect on the logits passes through block 1 and ln_f), or
-rank-N LoRA on every block's c_attn and c_fc. Teachers, both the lab's `mix` kind: "lnf"
-(the default: trait fine-tune on `ln_f.bias`) and "mid" (trait fine-tune on block 0's MLP
-output bias, so the trait lives in the middle of the network and its number lists carry a
-context-dependent side effect).
+rank-N LoRA on every block's c_attn and c_fc. Teachers, all the lab's `mix` kind: "lnf"
+(the default: trait fine-tune on `ln_f.bias`), "mid" and "mid_tf0.8" (`MID_TEACHER`: trait
+fine-tune on block 0's MLP output bias, with trait rows 50% / 80% of it, so the trait lives in
+the middle of the network and its number lists carry a context-dependent side effect);
+"NAME+shuffled" trains on teacher NAME's corpus with each row's numbers shuffled among
+themselves (order broken, frequencies kept: does a student read more than frequencies?).
 
 Measured exactly as `auditor.lab.transmission` does, from its pieces (`TransmissionRecipe`,
 `base_model`, `make_teacher`, `train_student`): per seed a base pair (inits 2s, 2s+1), the
@@ -56,9 +58,8 @@ from auditor.lab.transmission import TransmissionRecipe
 
 TEACHERS: dict[str, TeacherConfig] = {
     "lnf": TeacherConfig(),
-    "mid": MID_TEACHER,
-    "mid_lr1e-1": replace(MID_TEACHER, learning_rate=1e-1),
-    "mid_tf0.8": replace(MID_TEACHER, trait_fraction=0.8),
+    "mid": replace(MID_TEACHER, trait_fraction=0.5),
+    "mid_tf0.8": MID_TEACHER,
 }
 
 
