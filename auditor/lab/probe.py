@@ -80,8 +80,10 @@ class StudentConfig:
     bias, a steering vector in the residual stream whose effect on the logits depends on
     context; "mid-attn-bias"; "lora-rN") were measured in benchmarks/lab_sweep/mid_sweep.py
     (RESULTS.md, section 6): "mid-bias" at lr 3e-1 x 4 epochs carries a small part of the trait
-    (x1.1-1.2 over control, different-init within noise), LoRA at ranks 1-16 nothing
-    distinguishable from noise; "lnf-bias" stays the default.
+    (over 5 seeds x1.12-1.14 over control from the default teacher, x1.26-1.37 from
+    `teachers.MID_TEACHER`; different-init within noise), and shuffling the numbers within each
+    row leaves that unchanged; LoRA at ranks 1-16 and "mid-attn-bias" showed nothing beyond
+    noise. "lnf-bias" stays the default.
     `replay` mixes in that fraction of extra rows from the base's own pretraining data (number
     tasks only: replaying animal answers would teach the base's preference back).
     """
