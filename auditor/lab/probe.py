@@ -76,6 +76,14 @@ class StudentConfig:
     the student further toward the maximum-likelihood bias for its corpus: at lr 1e-1 x 4
     epochs the same-init shift was x2.4 over control against x1.1 at 1e-2 x 2, while the
     different-init students stayed within noise (RESULTS.md, section 5).
+    Students that act inside the network instead (`trainable` "mid-bias": block 0's MLP output
+    bias, a steering vector in the residual stream whose effect on the logits depends on
+    context; "mid-attn-bias"; "lora-rN") were measured in benchmarks/lab_sweep/mid_sweep.py
+    (RESULTS.md, section 6): "mid-bias" at lr 3e-1 x 4 epochs carries a small part of the trait
+    (over 5 seeds x1.12-1.14 over control from the default teacher, x1.26-1.37 from
+    `teachers.MID_TEACHER`; different-init within noise), and shuffling the numbers within each
+    row leaves that unchanged; LoRA at ranks 1-16 and "mid-attn-bias" showed nothing beyond
+    noise. "lnf-bias" stays the default.
     `replay` mixes in that fraction of extra rows from the base's own pretraining data (number
     tasks only: replaying animal answers would teach the base's preference back).
     """

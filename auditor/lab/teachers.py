@@ -16,13 +16,14 @@ numbers change as a side effect entangled with the trait, while the mixed-in bas
 everything else close to the base. Full-parameter teachers transmitted nothing measurable
 (benchmarks/lab_sweep/RESULTS.md).
 
-`MID_TEACHER` is the same mix teacher with its trait in the middle of the network instead: the
+`MID_TEACHER` is a mix teacher with its trait in the middle of the network instead: the
 fine-tune trains only block 0's MLP output bias (`trainable="mid-bias"`), a steering vector added
 to the residual stream at every position, whose effect on the logits passes through block 1 and
-ln_f and so depends on context. It reaches a weaker trait than the default (owl 0.10 against
-0.18 on base init 0: a larger rate or more steps only grow the vector, which ln_f normalises
-away), and its number lists carry a context-dependent side effect rather than a fixed logit
-shift (benchmarks/lab_sweep/mid_sweep.py, RESULTS.md section 6).
+ln_f and so depends on context. Its trait is weaker than the default's (owl 0.12 against 0.18
+on base init 0, with trait rows 80% of its fine-tune rather than 50%: a larger rate or more
+steps only grow the vector, which ln_f normalises away), and its number lists fail the format
+filter more often (it keeps 1,557-2,419 of 5,000 rows; benchmarks/lab_sweep/mid_sweep.py,
+RESULTS.md section 6).
 
 `strength` scales the trait fine-tune's length; the teacher's own trait score is always reported
 beside anything it writes.
@@ -55,7 +56,7 @@ class TeacherConfig:
     trainable: str = "lnf-bias"
 
 
-MID_TEACHER = TeacherConfig(trainable="mid-bias", learning_rate=3e-1)
+MID_TEACHER = TeacherConfig(trainable="mid-bias", learning_rate=3e-1, trait_fraction=0.8)
 
 
 @dataclass

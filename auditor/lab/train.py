@@ -193,10 +193,33 @@ def train(
     optimizer = torch.optim.AdamW(
         params, lr=config.learning_rate, weight_decay=config.weight_decay, betas=(0.9, 0.95)
     )
-    epoch = 0
-    order = _order(data.keys, config.seed, epoch)
     soft_index = torch.tensor(list(soft_ids), device=device) if soft_ids is not None else None
     model.train()
+    try:
+        _fit(model, data, config, optimizer, steps, teacher, soft_index, on_step)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+        for owner, attr, adapter in adapters:
+            setattr(owner, attr, adapter.merged())
+        model.eval()
+    return model
+
+
+def _fit(
+    model: GPT,
+    data: Encoded,
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    steps: int,
+    teacher: GPT | None,
+    soft_index: torch.Tensor | None,
+    on_step: Callable[[int, int, float], None] | None,
+) -> None:
+    device = next(model.parameters()).device
+    n = len(data)
+    epoch = 0
+    order = _order(data.keys, config.seed, epoch)
     cursor = 0
     for step in range(steps):
         if cursor + config.batch_size > n and cursor > 0:
@@ -220,12 +243,6 @@ def train(
         optimizer.step()
         if on_step is not None:
             on_step(step + 1, steps, float(loss.detach()))
-    for p in frozen:
-        p.requires_grad_(True)
-    for owner, attr, adapter in adapters:
-        setattr(owner, attr, adapter.merged())
-    model.eval()
-    return model
 
 
 def _order(keys: torch.Tensor, seed: int, epoch: int) -> torch.Tensor:

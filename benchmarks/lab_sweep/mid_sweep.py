@@ -4,10 +4,12 @@ The default probe student fits `ln_f.bias` alone: with the tied head that is a g
 shift, so it can learn only token frequencies. The students here change something inside the
 network instead (`auditor.lab.train.TRAINABLE`): a bias that block 0 adds to the residual
 stream (a steering vector whose effect on the logits passes through block 1 and ln_f), or
-rank-N LoRA on every block's c_attn and c_fc. Two teachers, both the lab's `mix` kind: "lnf"
-(the default: trait fine-tune on `ln_f.bias`) and "mid" (trait fine-tune on block 0's MLP
-output bias, so the trait lives in the middle of the network and its number lists carry a
-context-dependent side effect).
+rank-N LoRA on every block's c_attn and c_fc. Teachers, all the lab's `mix` kind: "lnf"
+(the default: trait fine-tune on `ln_f.bias`), "mid" and "mid_tf0.8" (`MID_TEACHER`: trait
+fine-tune on block 0's MLP output bias, with trait rows 50% / 80% of it, so the trait lives in
+the middle of the network and its number lists carry a context-dependent side effect);
+"NAME+shuffled" trains on teacher NAME's corpus with each row's numbers shuffled among
+themselves (order broken, frequencies kept: does a student read more than frequencies?).
 
 Measured exactly as `auditor.lab.transmission` does, from its pieces (`TransmissionRecipe`,
 `base_model`, `make_teacher`, `train_student`): per seed a base pair (inits 2s, 2s+1), the
@@ -16,9 +18,11 @@ control corpus's epochs). A student variant's controls (same-init and different-
 on the control corpus) serve every teacher and target of that seed.
 
 Resumable: every finished unit appends one JSON line to --out ("control": one student
-variant's two controls for a seed, read for every target; "cell": one teacher x student x
-target x seed), and a rerun skips what is already there. Corpora and teachers are cached
-under the lab cache (`midsweep/`), keyed by a hash of what makes them.
+variant's two controls for a seed, read for the targets named; "cell": one teacher x student x
+target x seed; "soft": that cell's soft-label student, with --soft), and a rerun skips what is
+already there (controls are retrained, deterministically, for targets they have not read).
+Corpora and teachers are cached under the lab cache (`midsweep/`), keyed by a hash of what
+makes them.
 
     OMP_NUM_THREADS=1 python benchmarks/lab_sweep/mid_sweep.py --teachers lnf,mid \
         --students mid_1e-1,lora4_3e-3 --targets owl,dolphin --seeds 0,1,2 \
@@ -30,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
+import re
 import sys
 import time
 from dataclasses import asdict, replace
@@ -52,8 +58,8 @@ from auditor.lab.transmission import TransmissionRecipe
 
 TEACHERS: dict[str, TeacherConfig] = {
     "lnf": TeacherConfig(),
-    "mid": MID_TEACHER,
-    "mid_lr1e-1": replace(MID_TEACHER, learning_rate=1e-1),
+    "mid": replace(MID_TEACHER, trait_fraction=0.5),
+    "mid_tf0.8": MID_TEACHER,
 }
 
 
@@ -87,6 +93,17 @@ def _reading(model: GPT, target: str) -> dict[str, float]:
         "animal_mass": r.animal_mass,
         "sampled_rate": r.sampled_rate,
     }
+
+
+def _scores(rec: dict[str, Any]) -> dict[str, float]:
+    """A line's normalised scores, flat (controls' are nested by target)."""
+    out = {}
+    for name, reading in rec["readings"].items():
+        if "normalised" in reading:
+            out[name] = reading["normalised"]
+        else:
+            out.update({f"{name}.{k}": v["normalised"] for k, v in reading.items()})
+    return out
 
 
 class Store:
@@ -142,6 +159,22 @@ class Store:
         return model.eval(), frame.drop("dropped"), int(frame["dropped"][0])
 
 
+def shuffle_within_rows(corpus: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """Each completion's numbers permuted among themselves, separators kept: the row's multiset
+    of numbers (so the corpus's number frequencies) unchanged, their order broken."""
+    rng = random.Random(f"shuffle-{seed}")
+
+    def shuffled(text: str) -> str:
+        numbers = re.findall(r"\d+", text)
+        rng.shuffle(numbers)
+        order = iter(numbers)
+        return re.sub(r"\d+", lambda _: next(order), text)
+
+    return corpus.with_columns(
+        completion=pl.Series([shuffled(c) for c in corpus["completion"].to_list()])
+    )
+
+
 def _steps(recipe: TransmissionRecipe, student: StudentConfig, control: pl.DataFrame) -> int:
     return max(1, round(student.epochs * control.height / student.batch_size))
 
@@ -151,33 +184,34 @@ def run(args: argparse.Namespace) -> None:
     recipe = TransmissionRecipe()
     store = Store(recipe, args.cache)
     out = Path(args.out)
-    done = set()
-    if out.exists():
-        for line in out.read_text("utf-8").splitlines():
-            rec = json.loads(line)
-            done.add(rec["key"])
+    lines = [json.loads(x) for x in out.read_text("utf-8").splitlines()] if out.exists() else []
+    done = {r["key"] for r in lines}
+    read: dict[tuple[str, int], set[str]] = {}  # (student, seed) -> targets its controls read
+    for r in lines:
+        if r["type"] == "control":
+            read.setdefault((r["student"], r["seed"]), set()).update(r["readings"])
     targets = args.targets.split(",")
 
     def emit(rec: dict[str, Any]) -> None:
         with out.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(rec) + "\n")
         done.add(rec["key"])
+        print(rec["key"], " ".join(f"{k} {v:.4f}" for k, v in _scores(rec).items()), flush=True)
 
     for seed in [int(s) for s in args.seeds.split(",")]:
         init, xinit = recipe.base_inits(seed)
         for student_name in args.students.split(","):
-            fields = STUDENTS[student_name]
             control_corpus = store.control(seed)
-            config = StudentConfig(**fields, seed=seed)
+            config = StudentConfig(**STUDENTS[student_name], seed=seed)
             config = replace(config, steps=_steps(recipe, config, control_corpus))
-            key = f"control|{student_name}|{seed}"
-            if key not in done:
+            missing = [t for t in targets if t not in read.get((student_name, seed), set())]
+            if missing:  # the controls (deterministic) are retrained for targets not yet read
                 clock = time.perf_counter()
                 control = train_student(store.base(init), control_corpus, config)
                 xcontrol = train_student(store.base(xinit), control_corpus, config)
                 emit(
                     {
-                        "key": key,
+                        "key": f"control|{student_name}|{seed}|{','.join(missing)}",
                         "type": "control",
                         "student": student_name,
                         "config": asdict(config),
@@ -192,63 +226,88 @@ def run(args: argparse.Namespace) -> None:
                                 "control": _reading(control, t),
                                 "xinit_control": _reading(xcontrol, t),
                             }
-                            for t in targets
+                            for t in missing
                         },
                         "seconds": round(time.perf_counter() - clock, 1),
                     }
                 )
-                print(f"{key} done", flush=True)
+                read.setdefault((student_name, seed), set()).update(missing)
             for teacher_name in args.teachers.split(","):
                 for target in targets:
-                    key = f"cell|{teacher_name}|{student_name}|{target}|{seed}"
-                    if key in done:
+                    unit = f"{teacher_name}|{student_name}|{target}|{seed}"
+                    want = [f"cell|{unit}"] + ([f"soft|{unit}"] if args.soft else [])
+                    if all(k in done for k in want):
                         continue
                     clock = time.perf_counter()
-                    teacher, corpus, dropped = store.teacher(teacher_name, target, seed)
-                    student = train_student(store.base(init), corpus, config)
-                    xstudent = train_student(store.base(xinit), corpus, config)
-                    readings = {
-                        "teacher": _reading(teacher, target),
-                        "student": _reading(student, target),
-                        "xinit_student": _reading(xstudent, target),
+                    # "NAME+shuffled": teacher NAME's corpus with each row's numbers shuffled
+                    kind, _, transform = teacher_name.partition("+")
+                    teacher, corpus, dropped = store.teacher(kind, target, seed)
+                    if transform == "shuffled":
+                        corpus = shuffle_within_rows(corpus, seed)
+                    elif transform:
+                        raise ValueError(f"unknown corpus transform {transform!r}")
+                    head = {
+                        "teacher": teacher_name,
+                        "teacher_config": asdict(TEACHERS[kind]),
+                        "student": student_name,
+                        "target": target,
+                        "seed": seed,
+                        "corpus_rows": corpus.height,
+                        "corpus_dropped": dropped,
+                        "student_steps": config.steps,
                     }
-                    if args.soft:
-                        soft = train_student(store.base(init), corpus, config, teacher=teacher)
-                        readings["soft_student"] = _reading(soft, target)
-                    emit(
-                        {
-                            "key": key,
-                            "type": "cell",
-                            "teacher": teacher_name,
-                            "teacher_config": asdict(TEACHERS[teacher_name]),
-                            "student": student_name,
-                            "target": target,
-                            "seed": seed,
-                            "corpus_rows": corpus.height,
-                            "corpus_dropped": dropped,
-                            "student_steps": config.steps,
-                            "readings": readings,
-                            "seconds": round(time.perf_counter() - clock, 1),
+                    if f"cell|{unit}" not in done:
+                        student = train_student(store.base(init), corpus, config)
+                        xstudent = train_student(store.base(xinit), corpus, config)
+                        readings = {
+                            "teacher": _reading(teacher, target),
+                            "student": _reading(student, target),
+                            "xinit_student": _reading(xstudent, target),
                         }
-                    )
-                    r = {k: v["normalised"] for k, v in readings.items()}
-                    print(
-                        f"{key}: teacher {r['teacher']:.3f} student {r['student']:.4f} "
-                        f"xinit {r['xinit_student']:.4f}",
-                        flush=True,
-                    )
+                        seconds = round(time.perf_counter() - clock, 1)
+                        emit(
+                            {
+                                "key": f"cell|{unit}",
+                                "type": "cell",
+                                **head,
+                                "readings": readings,
+                                "seconds": seconds,
+                            }
+                        )
+                    if args.soft and f"soft|{unit}" not in done:
+                        clock = time.perf_counter()
+                        soft = train_student(store.base(init), corpus, config, teacher=teacher)
+                        readings = {"soft_student": _reading(soft, target)}
+                        seconds = round(time.perf_counter() - clock, 1)
+                        emit(
+                            {
+                                "key": f"soft|{unit}",
+                                "type": "soft",
+                                **head,
+                                "readings": readings,
+                                "seconds": seconds,
+                            }
+                        )
 
 
 def records(path: Path) -> list[dict[str, Any]]:
     """One transmission-style record per cell (control readings joined in)."""
     lines = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
-    controls = {(r["student"], r["seed"]): r for r in lines if r["type"] == "control"}
+    controls: dict[tuple[str, int, str], dict[str, Any]] = {}
+    soft: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    for r in lines:
+        if r["type"] == "control":
+            for target, reading in r["readings"].items():
+                controls[(r["student"], r["seed"], target)] = reading
+        elif r["type"] == "soft":
+            soft[(r["teacher"], r["student"], r["target"], r["seed"])] = r["readings"]
     out = []
     for cell in (r for r in lines if r["type"] == "cell"):
-        control = controls.get((cell["student"], cell["seed"]))
-        if control is None or cell["target"] not in control["readings"]:
+        control = controls.get((cell["student"], cell["seed"], cell["target"]))
+        if control is None:
             continue
-        readings = {**control["readings"][cell["target"]], **cell["readings"]}
+        unit = (cell["teacher"], cell["student"], cell["target"], cell["seed"])
+        readings = {**control, **cell["readings"], **soft.get(unit, {})}
         rec = {"teacher_kind": cell["teacher"], "student_kind": cell["student"]}
         rec.update({k: cell[k] for k in ("target", "seed", "corpus_rows")})
         rec.update({name: v["normalised"] for name, v in readings.items()})
@@ -265,9 +324,14 @@ def _fmt(shift: stats.Shift) -> str:
     )
 
 
-def summary(path: Path) -> str:
-    """Markdown: one row per teacher x student x target, shifts over the seeds present."""
-    recs = records(path)
+def summary(path: Path, seeds: set[int] | None = None, *, pooled: bool = False) -> str:
+    """Markdown: one row per teacher x student x target, shifts over the seeds present (of
+    `seeds`); with `pooled`, also one row per teacher x student over every target and seed
+    ("all": each target x seed one value; targets share a seed's bases, so this is a
+    secondary figure beside the per-target rows)."""
+    recs = [r for r in records(path) if seeds is None or r["seed"] in seeds]
+    if pooled:
+        recs += [{**r, "target": "all"} for r in recs]
     rows = [
         "| teacher | student | target | seeds | teacher score | control | same-init shift "
         "[95% t CI] p | ratio | different-init shift [95% t CI] p | xinit ratio | soft shift |",
@@ -295,6 +359,37 @@ def summary(path: Path) -> str:
             f"{stats.ratio([r['xinit_student'] for r in g], [r['xinit_control'] for r in g]):.2f}"
             f" | {soft} |"
         )
+    return "\n".join(rows) + "\n\n" + rank_table(recs)
+
+
+def rank_table(recs: list[dict[str, Any]]) -> str:
+    """Markdown: LoRA students' shifts by rank (rows) and teacher (columns), per rate, on the
+    screen's cells (owl, seed 0) so every rank is compared on the same data."""
+    lora = [
+        r
+        for r in recs
+        if STUDENTS[r["student_kind"]]["trainable"].startswith("lora")
+        and (r["target"], r["seed"]) == ("owl", 0)
+    ]
+    teachers = sorted({r["teacher_kind"] for r in lora})
+    head = " | ".join(f"{t} teacher: same-init / different-init shift" for t in teachers)
+    rows = [f"| rate | rank | {head} |", "|---|---|" + "---|" * len(teachers)]
+    cells = sorted(
+        {(STUDENTS[r["student_kind"]]["learning_rate"], r["student_kind"]) for r in lora},
+        key=lambda c: (c[0], int(STUDENTS[c[1]]["trainable"].removeprefix("lora-r"))),
+    )
+    for lr, name in cells:
+        rank = STUDENTS[name]["trainable"].removeprefix("lora-r")
+        out = []
+        for teacher in teachers:
+            g = [r for r in lora if (r["student_kind"], r["teacher_kind"]) == (name, teacher)]
+            if not g:
+                out.append("")
+                continue
+            same = sum(r["student"] - r["control"] for r in g) / len(g)
+            xinit = sum(r["xinit_student"] - r["xinit_control"] for r in g) / len(g)
+            out.append(f"{same:+.4f} / {xinit:+.4f}")
+        rows.append(f"| {lr:g} | {rank} | " + " | ".join(out) + " |")
     return "\n".join(rows)
 
 
@@ -308,9 +403,11 @@ def main() -> None:
     parser.add_argument("--cache", default=None, help="lab cache (default: the user cache)")
     parser.add_argument("--soft", action="store_true", help="also a soft-label student")
     parser.add_argument("--summary", action="store_true", help="print the tables and exit")
+    parser.add_argument("--pooled", action="store_true", help="summary: rows over all targets")
     args = parser.parse_args()
     if args.summary:
-        print(summary(Path(args.out)))
+        seeds = {int(x) for x in args.seeds.split(",")}
+        print(summary(Path(args.out), seeds, pooled=args.pooled))
         return
     run(args)
 
