@@ -293,10 +293,19 @@ def summarise(
         for name in config.detectors:
             ps = [r["detectors"][name]["p_value"] for r in mine if name in r.get("detectors", {})]
             row[f"{name}_median_p"] = float(sorted(ps)[len(ps) // 2]) if ps else math.nan
-        closes = math.isfinite(res.high) and res.high < 0.5
-        row["closes"] = config.student_name if closes else None
+        row["closes"] = shown_to_close(res.high, config.student_name)
         rows.append(row)
     return rows
+
+
+def shown_to_close(residual_high: float | None, student: str) -> str | None:
+    """The channel a defense was shown to close: its student's, when the residual's upper
+    bound is below 0.5 (at least half the leakage stopped, with 95% confidence)."""
+    from auditor.bench.students import CHANNELS
+
+    if residual_high is None or not math.isfinite(residual_high) or residual_high >= 0.5:
+        return None
+    return CHANNELS.get(student, student)
 
 
 def _total_cost(costs: Sequence[float | None]) -> float | None:

@@ -37,7 +37,10 @@ def _p(value: Any) -> str:
 
 def summary_rows(result: dict[str, Any]) -> list[list[str]]:
     """The table's cells, one list per filter, in the order `HEADER` names."""
-    detectors = result["config"]["detectors"]
+    from auditor.bench.filters_bench import shown_to_close
+
+    config = result["config"]
+    detectors = config["detectors"]
     rows = []
     for row in result["summary"]:
         cells = [
@@ -51,7 +54,7 @@ def summary_rows(result: dict[str, Any]) -> list[list[str]]:
             f"{_num(row['xinit_shift_high'], 4, signed=True)}]",
             *[_p(row.get(f"{name}_median_p")) for name in detectors],
             f"{row['seconds']:.1f}",
-            row["closes"] or "—",
+            shown_to_close(row["residual_high"], config["student_name"]) or "—",
         ]
         rows.append(cells)
     return rows

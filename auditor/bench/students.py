@@ -19,6 +19,11 @@ STUDENTS = {
     "lnf-bias": "token frequencies: the final LayerNorm's bias, a context-free logit shift",
     "mid-bias": "context: a steering vector added after block 0, read through block 1",
 }
+# name -> the channel in a few words, for the report's "shown to close" column
+CHANNELS = {
+    "lnf-bias": "token choice (lnf-bias student)",
+    "mid-bias": "mid-network steering (mid-bias student)",
+}
 # name -> where the teacher's trait fine-tune puts the trait
 TEACHERS = {
     "lnf-bias": "the final LayerNorm's bias (the lab's default teacher)",
