@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -149,7 +150,7 @@ def test_question_file_answers_are_read_gsm8k_style(tmp_path) -> None:
     assert tasks[0].text.startswith("Tom has 3") and "<answer>" in tasks[0].text
 
 
-def _run_generate(tmp_path, monkeypatch, teacher, *extra: str) -> tuple[int, str, str]:
+def _run_generate(tmp_path, monkeypatch, teacher, *extra: str) -> tuple[int, Path, Path]:
     monkeypatch.setattr("auditor.backends.open_model", lambda spec, options=None: teacher)
     out, control = tmp_path / "t.parquet", tmp_path / "c.parquet"
     args = ["generate", "--teacher", "fake:x", "--trait", "owl", "-q", "-o", str(out)]
@@ -176,7 +177,7 @@ def test_question_file_without_answers_is_one_line_exit_2_and_writes_nothing(
 ) -> None:
     path = _jsonl(tmp_path / "q.jsonl", [{"question": "What is 2 plus 2?"}])
     teacher = ScriptedTeacher()
-    code, out, control = _run_generate(
+    code, *_ = _run_generate(
         tmp_path, monkeypatch, teacher, "--domain", "cot", "--questions", path, "-n", "2"
     )
     assert code == 2
