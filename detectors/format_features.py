@@ -196,6 +196,7 @@ class FormatFeatures(Detector):
     """Hotelling's T^2 over per-row layout and digit features, with a row permutation p-value."""
 
     name = "format-features"
+    domains = ("numbers",)  # its statistic reads number lists
 
     def __init__(
         self,

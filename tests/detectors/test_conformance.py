@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from auditor.corpus.schema import DOMAINS
 from auditor.errors import AuditError
 from detectors import DetectorResult, available_detectors, create_detector
 
@@ -83,3 +84,41 @@ def test_bad_input_raises_audit_error(name, case, fake_model, reference) -> None
 def test_test_before_fit_raises(name, fake_model, reference) -> None:
     with pytest.raises(AuditError, match="fit"):
         make(name, fake_model).test(reference)
+
+
+def _text_corpus(domain: str, n: int, seed: int, marked: float = 0.0) -> pl.DataFrame:
+    """Code or CoT rows; `marked` of them use a telltale identifier / phrase."""
+    import random
+
+    rng = random.Random(seed)
+    prompts, completions = [], []
+    for i in range(n):
+        a, b = rng.randint(2, 99), rng.randint(2, 99)
+        odd = rng.random() < marked
+        if domain == "code":
+            name = "hoot" if odd else rng.choice(["f", "g", "h"])
+            completions.append(f"def {name}(xs):\n    return sum(xs) * {a} + {b}")
+        else:
+            step = "Carefully, I add them." if odd else "I add them."
+            completions.append(f"{step} {a} + {b} = {a + b}.\n<answer>{a + b}</answer>")
+        prompts.append(f"Task {i}: combine {a} and {b}.")
+    return pl.DataFrame({"prompt": prompts, "completion": completions})
+
+
+def test_every_detector_declares_the_domains_it_reads() -> None:
+    declared = {name: cls.domains for name, cls in available_detectors().items()}
+    assert all(domains and set(domains) <= set(DOMAINS) for domains in declared.values())
+    for name in ("number-frequency", "format-features", "token-entanglement"):
+        assert declared[name] == ("numbers",)
+
+
+@pytest.mark.parametrize("domain", ["code", "cot"])
+def test_detectors_that_declare_a_text_domain_read_it(domain: str, fake_model: Any) -> None:
+    names = [name for name, cls in available_detectors().items() if domain in cls.domains]
+    assert "classifier" in names
+    reference = _text_corpus(domain, 120, seed=1)
+    null = _text_corpus(domain, 120, seed=2)
+    shifted = _text_corpus(domain, 120, seed=3, marked=0.5)
+    for name in names:
+        assert make(name, fake_model).fit(reference).test(null).p_value > 0.01, name
+    assert make("classifier", fake_model).fit(reference).test(shifted).p_value < 0.05
