@@ -281,7 +281,9 @@ def _test(
         report.warnings += vocabulary_warnings(model, config.model or "", kept)
     from detectors import default_detectors
 
-    names = list(config.detectors) or default_detectors(model=model, trait=config.trait)
+    names = list(config.detectors) or default_detectors(
+        model=model, trait=config.trait, domain=None
+    )
     names, skipped = for_domain(names, report.domain)
     if skipped:
         report.notes.append(skipped)
