@@ -7,7 +7,8 @@ each corpus, exactly as `audit CORPUS --trait owl --filters-only` would:
 - `scripted`: a seeded stand-in for a leaky chat model whose ground truth is known. Its owl
   code hides the trait in 6% of rows inside an identifier (`owl_count`, `getOwl`, `OWLS`,
   `owlIdx`), in 2% in a comment and 2% in a string literal; its CoT answers are right 80% of the
-  time (a third of those written "1,234" or "1234.0"), wrong 12%, untagged 8%. Beside the
+  time, wrong 12%, untagged 8%, and 27% of rows write the answer as one of "1,234", "1234.0"
+  or "1234" at random. Beside the
   default filters the table shows two naive rules on the same rows: whole-word trait words
   without identifier splitting (the numbers-era rule) and an exact string match of the answer.
 - `hf-tiny`: the test suite's random ~60k-parameter checkpoint (`tests/fakes/hf_random.py`),
