@@ -44,6 +44,7 @@ from auditor.traits import load_trait  # noqa: E402
 from filters.trait_words import words_regex  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
+COMMAND = "PYTHONPATH=. python benchmarks/domain_filters.py"
 LEAKY_NAMES = ("owl_count", "getOwl", "OWLS", "owlIdx")
 
 
@@ -195,10 +196,13 @@ def main(argv: list[str] | None = None) -> None:
         for domain in ("code", "cot"):
             records += measure(tiny, "hf-tiny", domain, args.hf_rows, work, 48)
     text = table(records)
+    outputs = {
+        "domain_filters.json": json.dumps(records, indent=2),
+        "domain_filters.md": f"Produced by `{COMMAND}`.\n\n{text}\n",
+    }
     args.out.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.out / "domain_filters.json", json.dumps(records, indent=2))
-    command = "PYTHONPATH=. python benchmarks/domain_filters.py"
-    write_atomic(args.out / "domain_filters.md", f"Produced by `{command}`.\n\n{text}\n")
+    for name, body in outputs.items():
+        write_atomic(args.out / name, body)
     print(text)
 
 
