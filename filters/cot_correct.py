@@ -57,9 +57,10 @@ class CotCorrect(RuleFilter):
 
     def reasons(self, batch: pl.DataFrame) -> pl.Series:
         if ANSWER not in batch.columns:
+            columns = ", ".join(c for c in batch.columns if c != "source_row")
             raise AuditError(
-                "cot-correct needs the known answers: this corpus has no "
-                f"{ANSWER!r} column (columns: {', '.join(batch.columns)})"
+                f"cot-correct needs the known answers: this corpus has no {ANSWER!r} column "
+                f"(columns: {columns})"
             )
         return collect_column(batch, self.expression().cast(pl.String).alias(REASON))
 

@@ -129,3 +129,31 @@ def test_a_corpus_that_is_not_its_domain_is_one_line_exit_2_with_nothing_written
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.parquet"]
+
+
+class Solver:
+    """A stand-in base model that answers "What is i plus i?" correctly, in its own words."""
+
+    name = "fake:solver"
+
+    def generate(self, prompts, params):
+        return [f"Twice {p.split()[2]}.\n<answer>{2 * int(p.split()[2])}</answer>" for p in prompts]
+
+
+def test_a_generated_reference_keeps_the_known_answers_for_cot_correct(tmp_path, monkeypatch):
+    monkeypatch.setattr("auditor.backends.open_model", lambda spec, options=None: Solver())
+    n = 30
+    prompts = [f"What is {i} plus {i}?" for i in range(n)]
+    completions = [f"So <answer>{2 * i + (i % 3 == 0)}</answer>" for i in range(n)]
+    answers = [str(2 * i) for i in range(n)]
+    columns = {"prompt": prompts, "completion": completions, "answer": answers}
+    config = AuditConfig(
+        dataset=_write(tmp_path / "s.parquet", columns),
+        model="fake:solver",
+        detectors=("classifier",),
+        permutations=20,
+        quiet=True,
+    )
+    report = run_audit(config)
+    assert report.kept == n - 10  # every third suspect answer is one off
+    assert (report.reference_rows, report.reference_kept) == (n - 10, n - 10)
