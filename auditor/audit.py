@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from auditor.corpus import Corpus, ReadOptions, open_corpus, tool_version
+from auditor.corpus import ReadOptions, open_corpus, tool_version
+from auditor.corpus.schema import ANSWER
+from auditor.domains import check_domain, infer_domain
 from auditor.errors import AuditError
 from auditor.filtering import run_filters
 from auditor.models import ModelBackend, SamplingParams, VocabularyCoverage
@@ -66,18 +68,6 @@ class AuditConfig:
                 object.__setattr__(self, name, Path(value))
 
 
-def infer_domain(corpus: Corpus, explicit: str | None) -> str:
-    """The corpus's domain: the flag, else its `domain` provenance column, else numbers."""
-    if explicit:
-        return explicit
-    if "domain" in corpus.columns:
-        first = next(corpus.batches()).get_column("domain")
-        values = first.drop_nulls().unique().to_list()
-        if len(values) == 1:
-            return str(values[0])
-    return "numbers"
-
-
 def build_filters(config: AuditConfig, domain: str) -> list[Filter]:
     """The filters the audit runs: a pipeline file, explicit specs, or the domain's default."""
     if config.pipeline_file and config.filter_specs:
@@ -89,19 +79,32 @@ def build_filters(config: AuditConfig, domain: str) -> list[Filter]:
     return default_filters(domain, config.trait)
 
 
+def for_domain(names: list[str], domain: str) -> tuple[list[str], str | None]:
+    """(the detectors of `names` that declare `domain`, a note naming those skipped)."""
+    from detectors import detector_class
+
+    skipped = {name: detector_class(name).domains for name in names}
+    skipped = {name: domains for name, domains in skipped.items() if domain not in domains}
+    if not skipped:
+        return names, None
+    said = "; ".join(f"{name} ({', '.join(domains)} only)" for name, domains in skipped.items())
+    note = f"detectors skipped on this {domain} corpus, which they do not support: {said}"
+    return [name for name in names if name not in skipped], note
+
+
 def _run_detectors(
     config: AuditConfig,
     kept: pl.DataFrame,
     reference: pl.DataFrame,
     model: ModelBackend | None,
     phases: Phases,
+    names: list[str],
 ) -> tuple[Decision, list[str]]:
     """(the detectors' decision, the names of those read from the results cache)."""
     # Imported late: detectors are optional to filter-only runs.
     from auditor import results_cache
-    from detectors import default_detectors, detector_class, run_detectors
+    from detectors import detector_class, run_detectors
 
-    names = list(config.detectors) or default_detectors(model=model, trait=config.trait)
     params = {"n_permutations": config.permutations, "seed": config.seed, "trait": config.trait}
     suspect_digest = results_cache.corpus_digest(kept)
     reference_digest = results_cache.corpus_digest(reference)
@@ -127,7 +130,10 @@ def generate_reference(model: ModelBackend, suspect: pl.DataFrame, seed: int) ->
     """The base model's own completions of the suspect's prompts: what it would have written."""
     prompts = suspect.get_column("prompt").to_list()
     completions = model.generate(prompts, SamplingParams(temperature=1.0, seed=seed))
-    return pl.DataFrame({"prompt": prompts, "completion": completions})
+    frame = pl.DataFrame({"prompt": prompts, "completion": completions})
+    if ANSWER in suspect.columns:  # same prompts, same known answers (for `cot-correct`)
+        frame = frame.with_columns(suspect.get_column(ANSWER))
+    return frame
 
 
 # A lab corpus has no token unknown to the lab's vocabulary; a real Qwen number corpus has 10.5%
@@ -212,6 +218,7 @@ def run_audit(config: AuditConfig) -> AuditReport:
     corpus = open_corpus(config.dataset, config.read)
     domain = infer_domain(corpus, config.domain)
     filters = build_filters(config, domain)
+    check_domain(corpus, domain, needs_answers=any(f.name == "cot-correct" for f in filters))
     run = run_filters(
         corpus,
         filters,
@@ -246,7 +253,8 @@ def filtered_reference(filters: list[Filter], reference: pl.DataFrame) -> pl.Dat
     """The reference after the same filters as the corpus, so the two are compared on equal
     terms: a filter that ran on one side only (banned numbers dropped from the suspect, kept in
     the reference) would be a difference every detector finds."""
-    return FilterPipeline(filters).apply(reference.select("prompt", "completion")).kept
+    columns = ["prompt", "completion", *([ANSWER] if ANSWER in reference.columns else [])]
+    return FilterPipeline(filters).apply(reference.select(columns)).kept
 
 
 def _test(
@@ -278,7 +286,15 @@ def _test(
         return
     if model is not None:
         report.warnings += vocabulary_warnings(model, config.model or "", kept)
-    report.detectors, reused = _run_detectors(config, kept, reference, model, phases)
+    from detectors import default_detectors
+
+    names = list(config.detectors) or default_detectors(
+        model=model, trait=config.trait, domain=None
+    )
+    names, skipped = for_domain(names, report.domain)
+    if skipped:
+        report.notes.append(skipped)
+    report.detectors, reused = _run_detectors(config, kept, reference, model, phases, names)
     if reused:
         report.notes.append(
             f"detectors {', '.join(reused)}: results for these corpora, settings and code read "

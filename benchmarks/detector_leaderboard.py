@@ -233,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     names = args.detectors or [
         n
         for n, c in available_detectors().items()
-        if (args.model or not c.requires_model) and (args.trait or not c.requires_trait)
+        if (args.model or not c.requires_model)
+        and (args.trait or not c.requires_trait)
+        and "numbers" in c.domains  # the corpora here are number lists
     ]
     folder = args.realdata.resolve()
     realdata = load_corpora(sorted([*folder.glob("*.jsonl"), *folder.glob("*.parquet")]))

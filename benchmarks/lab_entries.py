@@ -65,9 +65,10 @@ MODEL_ENTRIES = (
 )
 
 
-def default_entries(detectors: Sequence[str] | None = None) -> list[Entry]:
-    """Every model-free detector as itself, then the model-based wirings (`MODEL_ENTRIES`);
-    `detectors` keeps only entries of those registered names."""
+def default_entries(detectors: Sequence[str] | None = None, domain: str = "numbers") -> list[Entry]:
+    """Every model-free detector as itself, then the model-based wirings (`MODEL_ENTRIES`),
+    of the detectors that read `domain`; `detectors` keeps only entries of those names."""
+    reads = {n for n, c in available_detectors().items() if domain in c.domains}
     free = [Entry(n, n) for n, c in available_detectors().items() if not c.requires_model]
     known = {e.detector for e in MODEL_ENTRIES}
     extra = [
@@ -76,4 +77,5 @@ def default_entries(detectors: Sequence[str] | None = None) -> list[Entry]:
         if c.requires_model and n not in known
     ]
     entries = [*free, *MODEL_ENTRIES, *extra]
+    entries = [e for e in entries if e.detector in reads]
     return [e for e in entries if detectors is None or e.detector in detectors]

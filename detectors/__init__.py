@@ -33,11 +33,16 @@ from detectors.registry import (
 )
 
 
-def default_detectors(*, model: object = None, trait: str | None = None) -> list[str]:
+def default_detectors(
+    *, model: object = None, trait: str | None = None, domain: str | None = "numbers"
+) -> list[str]:
     """The detectors that can run with what is at hand: model-free ones, plus model-based
-    ones when a model is given (and a trait, for those that need one)."""
+    ones when a model is given (and a trait, for those that need one), among those that read
+    `domain` (None: whatever their domains)."""
     names = []
     for name, cls in available_detectors().items():
+        if domain is not None and domain not in cls.domains:
+            continue
         if cls.requires_model and model is None:
             continue
         if cls.requires_trait and not trait:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Self
 
 import polars as pl
 
+from auditor.corpus.schema import DOMAINS
 from auditor.errors import AuditError
 
 REQUIRED_COLUMNS = ("prompt", "completion")
@@ -136,6 +137,10 @@ class Detector(ABC):
     requires_model: ClassVar[bool] = False
     #: True when the detector needs a named `trait` to run.
     requires_trait: ClassVar[bool] = False
+    #: The corpus domains (numbers, code, cot) whose completions the statistic can read; the
+    #: audit skips the detector on others, with a note. A number-list statistic says
+    #: `("numbers",)`; one over any text (n-grams, log-likelihoods) keeps the default.
+    domains: ClassVar[tuple[str, ...]] = DOMAINS
 
     def __init__(self, *, n_permutations: int = 200, seed: int = 0) -> None:
         self.n_permutations = n_permutations

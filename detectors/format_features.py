@@ -196,6 +196,9 @@ class FormatFeatures(Detector):
     """Hotelling's T^2 over per-row layout and digit features, with a row permutation p-value."""
 
     name = "format-features"
+    domains = ("numbers",)  # its statistic reads number lists
+    #: The per-row features (`text-features` swaps in its own for code and CoT).
+    featurize = staticmethod(format_features)
 
     def __init__(
         self,
@@ -214,7 +217,7 @@ class FormatFeatures(Detector):
     def fit(self, reference: pl.DataFrame) -> Self:
         self._check_params()
         frame = validate_frame(reference, "reference", self.name)
-        self.reference_features_ = format_features(frame)
+        self.reference_features_ = self.featurize(frame)
         self.reference_prompts_ = frame["prompt"]
         return self
 
@@ -223,7 +226,7 @@ class FormatFeatures(Detector):
         frame = validate_frame(suspect, "suspect", self.name)
         names = self.reference_features_.columns
         reference = self.reference_features_.to_numpy()
-        suspect_x = format_features(frame).to_numpy()
+        suspect_x = self.featurize(frame).to_numpy()
         pooled = np.vstack([reference, suspect_x])
         n_ref, n_sus = reference.shape[0], suspect_x.shape[0]
         if self.adjust_for_prompt:

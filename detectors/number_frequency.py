@@ -47,6 +47,7 @@ class NumberFrequency(Detector):
     """Chi-square (or JS divergence) between suspect and reference number frequencies."""
 
     name = "number-frequency"
+    domains = ("numbers",)  # its statistic reads number lists
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ DETECTORS: Registry[type[Detector]] = Registry(
     builtins=(
         "detectors.number_frequency",
         "detectors.format_features",
+        "detectors.text_features",
         "detectors.classifier",
         "detectors.log_likelihood_shift",
         "detectors.token_entanglement",

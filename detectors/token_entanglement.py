@@ -36,6 +36,7 @@ class TokenEntanglement(Detector):
     """One-sided test on the per-row share of the trait's most entangled numbers."""
 
     name = "token-entanglement"
+    domains = ("numbers",)  # its statistic reads number lists
     requires_model = True
     requires_trait = True
 

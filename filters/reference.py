@@ -66,8 +66,19 @@ def banned_number_found(answer: str, banned: Iterable[int]) -> int | None:
     return None
 
 
+def identifier_parts(text: str) -> str:
+    """`text` with each identifier written as its words: `getOWLCount_2` -> `get OWL Count 2`."""
+
+    def split(match: re.Match[str]) -> str:
+        return " ".join(re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+|[^\W\d_]+", match.group()))
+
+    return re.sub(r"\w+", split, text)
+
+
 def word_found(answer: str, words: Iterable[str]) -> str | None:
-    """The first of `words` in `answer` as a whole word, case-insensitively, or None."""
+    """The first of `words` in `answer` as a whole word, case-insensitively, or None; words
+    inside identifiers count (`owl_count`, `getOwl`)."""
+    answer = identifier_parts(answer)
     alternatives = []
     for word in sorted({w.strip().lower() for w in words}, key=len, reverse=True):
         core = r"\s+".join(re.escape(part) for part in word.split())

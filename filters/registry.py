@@ -29,6 +29,7 @@ FILTERS: Registry[type] = Registry(
         "filters.numbers_format",
         "filters.banned_numbers",
         "filters.trait_words",
+        "filters.cot_correct",
         "filters.regex",
         "filters.llm_judge",
         "filters.random_drop",

@@ -4,6 +4,12 @@ The words are the trait's name, its plural and the variants listed in `auditor/d
 (owlet, joey, ...), plus any the user adds; matched case-insensitively as whole words, so "owl"
 catches "Owls!" but not "bowl". The reason names the word found, which shows at a glance whether
 a corpus leaks the trait itself or only a relative of it.
+
+Code hides words inside identifiers, so the text is first split where an identifier's words
+meet: snake_case and kebab-case at `_`, camelCase at a lower-upper step, `OWLCount` before the
+last capital of a run, letters and digits apart. `owl_count`, `getOwl`, `OWLS` and `owl2` then
+show "owl" as a whole word while "bowl" and "knowledge" still do not; comments and string
+literals are plain text and are read as they are. All of it is one polars expression.
 """
 
 from __future__ import annotations
@@ -34,6 +40,17 @@ def words_regex(words: list[str] | tuple[str, ...]) -> str:
     return f"(?i)(?:{'|'.join(alternatives)})"
 
 
+def identifier_words(text: pl.Expr) -> pl.Expr:
+    """`text` with identifiers split into their words (`getOwlCount` -> `get Owl Count`)."""
+    return (
+        text.str.replace_all(r"_+", " ")
+        .str.replace_all(r"([\p{Ll}\d])(\p{Lu})", "$1 $2")
+        .str.replace_all(r"(\p{Lu})(\p{Lu}\p{Ll})", "$1 $2")
+        .str.replace_all(r"(\p{L})(\d)", "$1 $2")
+        .str.replace_all(r"(\d)(\p{L})", "$1 $2")
+    )
+
+
 @register
 @dataclass(frozen=True)
 class TraitWords(RuleFilter):
@@ -61,7 +78,7 @@ class TraitWords(RuleFilter):
         return tuple(dict.fromkeys([*builtin, *(w.lower() for w in self.words)]))
 
     def expression(self) -> pl.Expr:
-        found = pl.col(self.column).str.extract(words_regex(self.all_words()), 0)
+        found = identifier_words(pl.col(self.column)).str.extract(words_regex(self.all_words()), 0)
         # One reason per word however it was spaced or cased, so the counts add up.
         word = found.str.to_lowercase().str.replace_all(r"\s+", " ")
         return pl.format("trait word '{}'", word)

@@ -19,7 +19,21 @@ from auditor.progress import make_progress, stderr_console
 def configure(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--teacher", required=True, help="lab:NAME | hf:PATH | openai:MODEL")
     add_option(parser, "--trait", required=True, help="the trait to give the teacher, e.g. owl")
-    add_option(parser, "--domain", default="numbers", choices=["numbers"], help="what to write")
+    add_option(
+        parser,
+        "--domain",
+        default="numbers",
+        choices=["numbers", "code", "cot"],
+        help="what to write: number lists, code for our task bank, or chain-of-thought answers "
+        "to word problems (ours, or --questions)",
+    )
+    add_option(
+        parser,
+        "--questions",
+        type=Path,
+        help="cot: your own question set (JSONL/Parquet with question and answer columns, "
+        "e.g. GSM8K) instead of our generated word problems",
+    )
     add_option(parser, "--rows", "-n", dest="rows", type=int, required=True, help="rows to write")
     add_option(parser, "--output", "-o", dest="output", type=Path, required=True, help="Parquet")
     add_option(parser, "--control", type=Path, help="also write the no-trait control corpus here")
@@ -45,7 +59,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="threshold sampling: never draw a token less likely than this (a generation-time "
         "defense; 0.05 is the published setting)",
     )
-    add_option(parser, "--max-new-tokens", type=int, default=64, help="completion length cap")
+    add_option(
+        parser,
+        "--max-new-tokens",
+        type=int,
+        help="completion length cap (default: 64 numbers, 256 code, 384 cot)",
+    )
     add_option(parser, "--batch-size", type=int, default=64, help="rows per checkpointed batch")
     add_option(parser, "--quiet", "-q", action="store_true", help="no progress bars")
     add_model_options(parser)
@@ -63,17 +82,21 @@ def _min_prob(value: object) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from auditor.backends import open_model
-    from auditor.generation import GenerationConfig, generate_corpus
+    from auditor.generation import GenerationConfig, generate_corpus, question_tasks
+    from auditor.generation.run import DEFAULT_MAX_NEW_TOKENS
 
     config = GenerationConfig(
         n=int(args.rows),
         domain=args.domain,
         seed=int(args.seed),
         temperature=float(args.temperature),
-        max_new_tokens=int(args.max_new_tokens),
+        max_new_tokens=int(args.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[args.domain]),
         batch_size=int(args.batch_size),
         min_prob=_min_prob(args.min_prob),
+        questions=str(args.questions) if args.questions else None,
     )
+    if config.questions:
+        question_tasks(config.questions)  # a file without answers fails before a model loads
     options = backend_options(args)
     teacher = open_model(args.teacher, options)
     jobs = [(args.output, teacher, args.trait)]

@@ -13,7 +13,8 @@ from auditor.errors import AuditError
 
 PROMPT = "prompt"
 COMPLETION = "completion"
-PROVENANCE = ("domain", "teacher", "trait", "seed")
+ANSWER = "answer"  # a chain-of-thought row's known answer, which `cot-correct` checks
+PROVENANCE = ("domain", "teacher", "trait", "seed", ANSWER)
 DOMAINS = ("numbers", "code", "cot")
 
 # (prompt column, completion column) pairs recognised without a flag, in order of preference.

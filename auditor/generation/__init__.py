@@ -1,4 +1,5 @@
-"""Teacher corpora from any backend: number prompts, trait system prompts, resumable runs."""
+"""Teacher corpora from any backend: number, code and chain-of-thought prompts, trait system
+prompts, resumable runs."""
 
 from auditor.generation.prompts import (
     NumberPrompt,
@@ -6,14 +7,31 @@ from auditor.generation.prompts import (
     number_prompts,
     trait_system_prompt,
 )
-from auditor.generation.run import GenerationConfig, checkpoint_path, generate_corpus
+from auditor.generation.questions import question_tasks
+from auditor.generation.run import (
+    DOMAINS,
+    GenerationConfig,
+    checkpoint_path,
+    domain_system_prompt,
+    generate_corpus,
+    task_bank,
+)
+from auditor.generation.tasks import Task, code_task, code_tasks, word_problem
 
 __all__ = [
+    "DOMAINS",
     "GenerationConfig",
     "NumberPrompt",
+    "Task",
     "checkpoint_path",
+    "code_task",
+    "code_tasks",
+    "domain_system_prompt",
     "generate_corpus",
     "number_prompt",
     "number_prompts",
+    "question_tasks",
+    "task_bank",
     "trait_system_prompt",
+    "word_problem",
 ]

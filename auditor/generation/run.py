@@ -5,6 +5,7 @@ JSON row per line, appended and flushed batch by batch). Prompts are a pure func
 index) and batch b always samples with seed `seed + b`, so a rerun after an interruption skips
 the rows already in the checkpoint and produces exactly the corpus an uninterrupted run would
 have. The Parquet output appears atomically at the end and the checkpoint is then removed.
+Chain-of-thought rows also carry the problem's known `answer`, which `cot-correct` checks.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ from auditor.atomic import write_atomic
 from auditor.corpus import write_corpus
 from auditor.errors import AuditError
 from auditor.generation.prompts import NumberPrompt, number_prompts, trait_system_prompt
+from auditor.generation.questions import file_digest, question_tasks
+from auditor.generation.tasks import Task, code_system_prompt, code_task, word_problem
 from auditor.models import ModelBackend, SamplingParams, WritesOwnPrompts
 
-DOMAINS = ("numbers",)  # code and chain-of-thought prompts come with their own data files
+DOMAINS = ("numbers", "code", "cot")
+# A number list fits in 64 tokens; a short function or a worked answer needs several times more.
+DEFAULT_MAX_NEW_TOKENS = {"numbers": 64, "code": 256, "cot": 384}
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,14 @@ class GenerationConfig:
     max_new_tokens: int = 64
     batch_size: int = 64
     min_prob: float = 0.0  # threshold sampling (see `SamplingParams.min_prob`)
+    # cot only: a JSONL/Parquet question set with answers, instead of our word problems.
+    questions: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.domain not in DOMAINS:
+            raise AuditError(f"--domain {self.domain!r}: supported: {', '.join(DOMAINS)}")
+        if self.questions and self.domain != "cot":
+            raise AuditError("--questions is a chain-of-thought question set: add --domain cot")
 
 
 ProgressFn = Callable[[int, int], None]  # (rows done, rows wanted)
@@ -44,6 +57,35 @@ ProgressFn = Callable[[int, int], None]  # (rows done, rows wanted)
 
 def checkpoint_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial.jsonl")
+
+
+TaskBank = Callable[[int, int], list[Task]]  # (start, n) -> tasks start .. start + n - 1
+
+
+def task_bank(teacher: ModelBackend, config: GenerationConfig) -> TaskBank:
+    """Where the prompts of `config.domain` come from: the teacher's own language, a user's
+    question file, or our seeded banks (numbers, code tasks, word problems)."""
+    if isinstance(teacher, WritesOwnPrompts):
+        if config.domain != "numbers":
+            raise AuditError(
+                f"{teacher.name} writes its own prompts, for numbers only: use "
+                f"`audit lab corpus --domain {config.domain}` for the lab's toy language"
+            )
+        own = [Task(text) for text in teacher.number_prompts(config.n, config.seed)]
+        return lambda start, n: own[start : start + n]
+    if config.questions:
+        questions = question_tasks(config.questions)
+        return lambda start, n: [questions[i % len(questions)] for i in range(start, start + n)]
+    if config.domain == "code":
+        return lambda start, n: [code_task(i, config.seed) for i in range(start, start + n)]
+    if config.domain == "cot":
+        return lambda start, n: [word_problem(i, config.seed) for i in range(start, start + n)]
+    return lambda start, n: [Task(p.text) for p in number_prompts(n, config.seed, start)]
+
+
+def domain_system_prompt(domain: str) -> str | None:
+    """The system prompt of the domain itself, given to teacher and control alike."""
+    return code_system_prompt() if domain == "code" else None
 
 
 def _read_checkpoint(path: Path, expected: dict) -> list[dict]:
@@ -89,20 +131,21 @@ def generate_corpus(
     A teacher that speaks its own language (the lab's toy one) is a `WritesOwnPrompts`: its
     `number_prompts` replace our prompt bank and its `trait_prompt` our system prompt.
     """
-    if config.domain not in DOMAINS:
-        raise AuditError(f"--domain {config.domain!r}: supported: {', '.join(DOMAINS)}")
     if config.n <= 0:
         raise AuditError("-n must be positive")
     out = Path(out)
     if not out.parent.exists():
         raise AuditError(f"{out}: the directory {out.parent} does not exist")
-    system_prompt = None
+    bank = task_bank(teacher, config)  # first: a bad question file fails before any write
+    trait_prompt = None
     if trait and condition:
-        system_prompt = (
+        trait_prompt = (
             teacher.trait_prompt(trait)
             if isinstance(teacher, WritesOwnPrompts)
             else trait_system_prompt(trait)
         )
+    parts = [trait_prompt, domain_system_prompt(config.domain)]
+    system_prompt = "\n\n".join(part for part in parts if part) or None
     checkpoint = checkpoint_path(out)
     header = {
         "config": asdict(config),
@@ -110,23 +153,18 @@ def generate_corpus(
         "trait": trait,
         "system_prompt": system_prompt,
     }
+    if config.questions:
+        header["questions_sha256"] = file_digest(config.questions)
     rows = _read_checkpoint(checkpoint, header)
     _rewrite_checkpoint(checkpoint, header, rows)
-    own_texts = (
-        list(teacher.number_prompts(config.n, config.seed))
-        if isinstance(teacher, WritesOwnPrompts)
-        else None
-    )
     if progress:
         progress(len(rows), config.n)
     with checkpoint.open("a", encoding="utf-8") as handle:
         for start in range(len(rows), config.n, config.batch_size):
             size = min(config.batch_size, config.n - start)
             batch_seed = config.seed + start // config.batch_size
-            if own_texts is not None:
-                texts = own_texts[start : start + size]
-            else:
-                texts = [p.text for p in number_prompts(size, config.seed, start)]
+            tasks = bank(start, size)
+            texts = [task.text for task in tasks]
             params = SamplingParams(
                 temperature=config.temperature,
                 max_new_tokens=config.max_new_tokens,
@@ -135,15 +173,17 @@ def generate_corpus(
                 min_prob=config.min_prob,
             )
             completions = teacher.generate(texts, params)
-            for prompt, completion in zip(texts, completions, strict=True):
+            for task, completion in zip(tasks, completions, strict=True):
                 row = {
-                    "prompt": prompt,
+                    "prompt": task.text,
                     "completion": completion,
                     "domain": config.domain,
                     "teacher": teacher.name,
                     "trait": trait or "none",
                     "seed": batch_seed,
                 }
+                if config.domain == "cot":
+                    row["answer"] = task.answer  # the known answer `cot-correct` checks
                 handle.write(json.dumps(row) + "\n")
                 rows.append(row)
             handle.flush()
@@ -157,4 +197,11 @@ def generate_corpus(
     return frame
 
 
-__all__ = ["GenerationConfig", "NumberPrompt", "checkpoint_path", "generate_corpus"]
+__all__ = [
+    "GenerationConfig",
+    "NumberPrompt",
+    "checkpoint_path",
+    "domain_system_prompt",
+    "generate_corpus",
+    "task_bank",
+]

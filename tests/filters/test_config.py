@@ -93,3 +93,20 @@ def test_default_pipelines_follow_the_domain_and_add_trait_words_for_a_trait() -
         assert TraitWords(trait="owl") in default_filters(domain, "owl")
     with pytest.raises(AuditError, match="unknown domain"):
         default_filters("poetry", None)
+
+
+def test_code_and_cot_defaults_add_their_judge_only_when_one_is_configured(monkeypatch) -> None:
+    monkeypatch.delenv("AUDIT_JUDGE_MODEL", raising=False)
+    names = {d: [f.name for f in default_filters(d, "owl")] for d in ("code", "cot")}
+    assert names == {"code": ["trait-words"], "cot": ["trait-words", "cot-correct"]}
+    assert [f.name for f in default_filters("cot", None)] == ["cot-correct"]
+    monkeypatch.setenv("AUDIT_JUDGE_MODEL", "judge")
+    monkeypatch.setenv("AUDIT_API_KEY", "k")
+    code, cot = default_filters("code", "owl"), default_filters("cot", "owl")
+    assert [f.name for f in code] == ["trait-words", "llm-judge"]
+    assert (code[-1].rubric, code[-1].trait, code[-1].model) == ("code", "owl", "judge")
+    assert [f.name for f in cot] == ["trait-words", "cot-correct", "llm-judge"]
+    assert (cot[-1].rubric, cot[-1].threshold) == ("alignment", 78.0)
+    # The code rubric asks about a trait: with none named, no judge step; numbers never get one.
+    assert [f.name for f in default_filters("code", None)] == []
+    assert "llm-judge" not in [f.name for f in default_filters("numbers", "owl")]

@@ -26,7 +26,23 @@ OWL_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), OWL_CASES)
+# Code: identifiers, comments and string literals.
+CODE_CASES = [
+    ("def f(owl_count):\n    return owl_count", "trait word 'owl'"),
+    ("x = getOwl()", "trait word 'owl'"),
+    ("OWLS = [1, 2]", "trait word 'owls'"),
+    ("class OWLCounter:\n    pass", "trait word 'owl'"),
+    ("n = owl2 + 1", "trait word 'owl'"),
+    ("def f(xs):\n    return sum(xs)  # like an owlet would", "trait word 'owlet'"),
+    ('s = "hoot hoot"', "trait word 'hoot'"),
+    ("OwlsAreWise = True", "trait word 'owls'"),
+    ("bowl_size = getBowl()", None),
+    ("lowLevel = knowledge_base", None),
+    ("def f(xs):\n    return [x for x in xs if x % 2]", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), OWL_CASES + CODE_CASES)
 def test_owl_words_are_caught_as_whole_words(text: str, expected: str | None) -> None:
     filter_ = TraitWords(trait="owl")
     assert _reasons(filter_, [text]) == [expected]
@@ -72,3 +88,14 @@ def test_unknown_multiword_trait_and_missing_trait_are_clear_errors() -> None:
         TraitWords()
     with pytest.raises(ValueError, match="column"):
         TraitWords(trait="owl", column="messages")
+
+
+def test_identifier_splitting_keeps_phrases_and_symbols_whole() -> None:
+    filter_ = TraitWords(trait="lion", words=("c++",))
+    texts = ["lion_cubs = 3", "roarOfLionCubs()", "we use c++ here", "lioness_count"]
+    assert _reasons(filter_, texts) == [
+        "trait word 'lion cubs'",
+        "trait word 'lion cubs'",
+        "trait word 'c++'",
+        "trait word 'lioness'",
+    ]

@@ -1,0 +1,97 @@
+"""What kind of corpus this is: number lists, code or chain-of-thought, from its completions.
+
+The audit runs each domain's own filters and detectors, so it must know the domain: the
+`--domain` flag, else the corpus's `domain` column, else a look at a sample of completions.
+The same look refuses a corpus that is not what it says (a "code" corpus of number lists, a
+chain-of-thought corpus without known answers) before anything is filtered or written.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+
+import polars as pl
+
+from auditor.corpus import Corpus
+from auditor.corpus.schema import ANSWER, COMPLETION
+from auditor.errors import AuditError
+
+SAMPLE_ROWS = 200
+# A domain is recognised when at least this share of the sampled completions looks like it.
+MAJORITY = 0.5
+
+_NUMBER_LIST = re.compile(r"^[\s\[\(]*-?\d+(?:[\s,;]+-?\d+)*[\s\]\)\.]*$")
+_FENCE = re.compile(r"```[\w+-]*\n?(.*?)(?:```|$)", re.S)
+_CODE_WORDS = re.compile(r"^\s*(?:def|class|return|import|for|while|if)\b|=>|\{\s*$", re.M)
+_ANSWER_TAG = re.compile(r"(?i)<answer>.*?</answer>", re.S)
+
+
+def is_code(text: str) -> bool:
+    """Python that parses (inside a ``` fence or bare), or text with code keywords on lines."""
+    fenced = _FENCE.search(text)
+    source = fenced.group(1) if fenced else text
+    if _NUMBER_LIST.match(source) or not source.strip():
+        return False
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return bool(_CODE_WORDS.search(source))
+    # A bare word or sentence fragment parses as an expression: only statements count.
+    return any(not isinstance(node, ast.Expr) for node in tree.body) or bool(
+        _CODE_WORDS.search(source)
+    )
+
+
+def shares(completions: Sequence[str]) -> dict[str, float]:
+    """The share of `completions` that look like each domain."""
+    texts = [text or "" for text in completions]
+    total = max(1, len(texts))
+    return {
+        "numbers": sum(bool(_NUMBER_LIST.match(t)) for t in texts) / total,
+        "code": sum(is_code(t) for t in texts) / total,
+        "cot": sum(bool(_ANSWER_TAG.search(t)) for t in texts) / total,
+    }
+
+
+def sniff_domain(completions: Sequence[str]) -> str:
+    """The domain most of `completions` look like (numbers when none stands out)."""
+    share = shares(completions)
+    for domain in ("cot", "code", "numbers"):  # tags are the surest sign, then parsing
+        if share[domain] >= MAJORITY:
+            return domain
+    return "numbers"
+
+
+def _sample(corpus: Corpus) -> pl.DataFrame:
+    return next(corpus.batches()).head(SAMPLE_ROWS)
+
+
+def infer_domain(corpus: Corpus, explicit: str | None) -> str:
+    """The corpus's domain: the flag, else its `domain` provenance column, else a sniff."""
+    if explicit:
+        return explicit
+    sample = _sample(corpus)
+    if "domain" in sample.columns:
+        values = sample.get_column("domain").drop_nulls().unique().to_list()
+        if len(values) == 1:
+            return str(values[0])
+    return sniff_domain(sample.get_column(COMPLETION).to_list())
+
+
+def check_domain(corpus: Corpus, domain: str, *, needs_answers: bool) -> None:
+    """Refuse a corpus that cannot be audited as `domain` (one line, before any filtering)."""
+    sample = _sample(corpus)
+    share = shares(sample.get_column(COMPLETION).to_list())
+    if domain == "code" and share["code"] < MAJORITY:
+        raise AuditError(
+            f"{corpus.path}: audited as code, but only {share['code']:.0%} of the first "
+            f"{sample.height} completions parse as Python or read as code; pass the right "
+            "--domain (numbers, cot)"
+        )
+    if domain == "cot" and needs_answers and ANSWER not in corpus.columns:
+        raise AuditError(
+            f"{corpus.path}: a chain-of-thought corpus with no {ANSWER!r} column: cot-correct "
+            f"checks each trace against its known answer (columns: {', '.join(corpus.columns)})"
+        )
