@@ -292,7 +292,9 @@ def _test(
         model=model, trait=config.trait, domain=None
     )
     names, skipped = for_domain(names, report.domain)
-    if skipped:
+    # Say so when a detector the user named, or a number detector on code/CoT, was left out;
+    # on a number corpus the code/CoT-only defaults are not news.
+    if skipped and (config.detectors or report.domain != "numbers"):
         report.notes.append(skipped)
     report.detectors, reused = _run_detectors(config, kept, reference, model, phases, names)
     if reused:
