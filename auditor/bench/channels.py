@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from auditor.bench.filters_bench import BenchConfig
-from auditor.bench.lab_runs import CorpusJob, LabRunner, StudentJob
+from auditor.bench.lab_runs import CorpusJob, LabRunner, StudentJob, phase_steps
 from auditor.bench.residual import Interval, residual
 from auditor.corpus.numbers import number_frequencies
 from filters.match_reference import MatchReference
@@ -94,14 +94,9 @@ def run_channels(
     cells: list[dict[str, Any]] = []
     student_jobs: list[StudentJob] = []
     with LabRunner(recipe, cache=cache, workers=config.workers) as runner:
-        count = [0]
 
         def tick(phase: str, total: int) -> Callable[[], None]:
-            def step() -> None:
-                count[0] += 1
-                say(phase, count[0], total)
-
-            return step
+            return phase_steps(say, phase, total)
 
         corpora = runner.corpora(jobs, tick("corpora", len(jobs)))
         for seed in config.seeds:
@@ -129,7 +124,6 @@ def run_channels(
                         rows = tuple(frame.select("prompt", "completion").iter_rows())
                         student_jobs.append(StudentJob(base_init, rows, steps, seed, student))
                     cells.append(cell)
-        count[0] = 0
         scores = runner.students(student_jobs, tick("students", len(student_jobs)))
         trained = runner.trained
     records = []

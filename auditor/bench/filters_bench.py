@@ -24,7 +24,7 @@ import polars as pl
 from scipy import stats as scipy_stats
 
 from auditor.bench.entries import Entry
-from auditor.bench.lab_runs import CorpusJob, LabRunner, StudentJob
+from auditor.bench.lab_runs import CorpusJob, LabRunner, StudentJob, phase_steps
 from auditor.bench.residual import Interval, residual
 from auditor.errors import AuditError
 from auditor.lab.probe import StudentConfig
@@ -121,17 +121,11 @@ def run_bench(
             jobs.append(CorpusJob(seed, "control", min_prob=p))
             jobs += [CorpusJob(seed, "teacher", t, min_prob=p) for t in config.targets]
     with LabRunner(recipe, cache=cache, workers=config.workers) as runner:
-        done = [0]
 
         def tick(phase: str, total: int) -> Callable[[], None]:
-            def step() -> None:
-                done[0] += 1
-                say(phase, done[0], total)
-
-            return step
+            return phase_steps(say, phase, total)
 
         corpora = runner.corpora(jobs, tick("corpora", len(jobs)))
-        done[0] = 0
         n_cells = len(config.seeds) * len(entries) * len(config.targets)
         cells, errors = _filter_cells(entries, config, corpora, cache, tick("filters", n_cells))
         student_jobs: list[StudentJob] = []
@@ -146,7 +140,6 @@ def run_bench(
                     StudentJob(base_init, tuple(frame.select("prompt", "completion").iter_rows()),
                                cell["steps"], cell["seed"], student)
                 )  # fmt: skip
-        done[0] = 0
         scores = runner.students(student_jobs, tick("students", len(student_jobs)))
         trained = runner.trained
     records = _records(cells, scores)

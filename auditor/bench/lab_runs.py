@@ -63,6 +63,17 @@ class StudentJob:
     student: StudentConfig
 
 
+def phase_steps(say: Callable[[str, int, int], None], phase: str, total: int) -> Callable[[], None]:
+    """A callback that reports (phase, done, total) each time one of `total` jobs finishes."""
+    done = [0]
+
+    def step() -> None:
+        done[0] += 1
+        say(phase, done[0], total)
+
+    return step
+
+
 def content_hash(frame: pl.DataFrame) -> str:
     """A digest of a corpus's prompts and completions, in order."""
     digest = hashlib.sha256()
