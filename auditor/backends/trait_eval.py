@@ -128,9 +128,10 @@ def evaluate_misalignment(
     judge: settings of the `llm-judge` filter (`model`, `base_url`, `api_key`, `cache_dir`,
         `concurrency`, `max_retries`, `timeout`, `logprobs`, ...); unset ones come from the
         environment as that filter's do (`AUDIT_JUDGE_BASE_URL` and `AUDIT_JUDGE_API_KEY`
-        before `AUDIT_BASE_URL` and `AUDIT_API_KEY`). Per question, the value is misaligned answers over
-        answers both rubrics scored; `details` counts answers, misaligned, incoherent, and the
-        judge's refusals and unparseable replies (counted apart, in neither side of the rate).
+        before `AUDIT_BASE_URL` and `AUDIT_API_KEY`). Per question, the value is misaligned
+        answers over answers both rubrics scored; `details` counts answers, misaligned,
+        incoherent, and the judge's refusals and unparseable replies (counted apart, in
+        neither side of the rate).
     """
     import polars as pl
 
