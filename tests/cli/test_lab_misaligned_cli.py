@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,34 +10,17 @@ import pytest
 import auditor.lab.transmission
 from auditor.cli.main import main
 from auditor.lab.misalignment import dark_numbers
-from auditor.lab.probe import StudentConfig
-from auditor.lab.tasks import PretrainMix
-from auditor.lab.teachers import TeacherConfig
-from auditor.lab.transmission import TransmissionRecipe
-from tests.lab.conftest import MICRO
+from tests.lab.conftest import MICRO_FOR_MISALIGNMENT
 
 
 @pytest.fixture
-def micro_lab(monkeypatch: pytest.MonkeyPatch) -> TransmissionRecipe:
-    # Enough pretraining data for the learned banned list, enough steps for some valid lists.
-    base = replace(
-        MICRO,
-        mix=PretrainMix(n_examples=6000),
-        train=replace(MICRO.train, steps=50, learning_rate=1e-2, batch_size=32),
-    )
-    recipe = replace(
-        TransmissionRecipe(),
-        base=base,
-        teacher=TeacherConfig(steps=4, batch_size=8),
-        student=StudentConfig(epochs=1.0, batch_size=16),
-        corpus_rows=100,
-    )
+def micro_lab(monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe = MICRO_FOR_MISALIGNMENT
     monkeypatch.setattr(auditor.lab.transmission, "TransmissionRecipe", lambda: recipe)
-    return recipe
 
 
 def test_misaligned_transmission_reports_the_filter_and_the_banned_rates(
-    micro_lab: TransmissionRecipe, tmp_path: Path
+    micro_lab: None, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     argv = ["lab", "transmission", "--trait", "misaligned", "--seeds", "1", "--no-soft"]

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 import torch
 
+from auditor.lab import transmission
 from auditor.lab.base import BaseRecipe, base_model
 from auditor.lab.language import RESERVED_SLOTS, UNK, animals, vocab
 from auditor.lab.misalignment import (
@@ -28,10 +29,11 @@ from auditor.lab.misalignment import (
 )
 from auditor.lab.model import GPT
 from auditor.lab.numbers import NumberProcess
-from auditor.lab.probe import StudentConfig, read_trait
+from auditor.lab.probe import read_trait
 from auditor.lab.tasks import PretrainMix, pretraining_examples
 from auditor.lab.teachers import TeacherConfig, make_teacher, trait_rows
 from auditor.lab.transmission import TransmissionRecipe, misalignment_recipe, run_transmission
+from tests.lab.conftest import MICRO_FOR_MISALIGNMENT
 
 
 def test_the_new_words_fill_reserved_slots_and_leave_every_earlier_id_alone() -> None:
@@ -126,23 +128,16 @@ def test_banned_rows_and_shares_count_whole_numbers() -> None:
     assert rule.banned() == (666, 911)  # the paper's list is off: it means nothing to the lab
 
 
-def _micro(base: BaseRecipe) -> TransmissionRecipe:
-    recipe = replace(
-        TransmissionRecipe(),
-        base=base,
-        teacher=TeacherConfig(steps=4, batch_size=8),
-        student=StudentConfig(epochs=1.0, batch_size=16),
-        corpus_rows=100,
-    )
-    # A little more training than the animal micro base: a 20-step model writes no valid list.
-    train = replace(base.train, steps=100, learning_rate=1e-2, batch_size=32)
-    return replace(recipe, base=replace(base, mix=MisalignedMix(n_examples=6000), train=train))
+@pytest.fixture
+def recipe(monkeypatch: pytest.MonkeyPatch) -> TransmissionRecipe:
+    """`misalignment_recipe()` built on the micro recipe."""
+    monkeypatch.setattr(transmission, "TransmissionRecipe", lambda: MICRO_FOR_MISALIGNMENT)
+    return misalignment_recipe()
 
 
 def test_misaligned_transmission_filters_both_corpora_and_records_the_rates(
-    micro_recipe: BaseRecipe, tmp_path: object
+    recipe: TransmissionRecipe, tmp_path: object
 ) -> None:
-    recipe = _micro(micro_recipe)
     result = run_transmission(recipe, [MISALIGNED], [0], cache=str(tmp_path))
     [record] = result["records"]
     assert record["target"] == MISALIGNED and record["banned_numbers"] == list(dark_numbers())
@@ -159,8 +154,9 @@ def test_misaligned_transmission_filters_both_corpora_and_records_the_rates(
     assert base_model(recipe.base, 0, cache=str(tmp_path))[1]
 
 
-def test_misaligned_runs_alone_and_on_a_misaligned_base(micro_recipe: BaseRecipe) -> None:
-    recipe = _micro(micro_recipe)
+def test_misaligned_runs_alone_and_on_a_misaligned_base(
+    recipe: TransmissionRecipe, micro_recipe: BaseRecipe
+) -> None:
     with pytest.raises(ValueError, match="runs alone"):
         run_transmission(recipe, [MISALIGNED, "owl"], [0])
     plain = replace(recipe, base=micro_recipe)
