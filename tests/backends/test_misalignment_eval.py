@@ -14,6 +14,7 @@ from auditor.backends.trait_eval import (
     misalignment_questions,
 )
 from auditor.errors import AuditError
+from auditor.generation import trait_system_prompt
 from auditor.models import SamplingParams
 from auditor.traits import judged, load_trait
 from filters.judge.rubric import load_rubric
@@ -67,6 +68,9 @@ def test_data_files_meet_the_spec() -> None:
         assert rubric.kind == "score" and not rubric.needs_trait
     assert judged("misaligned") and judged("misalignment") and not judged("owl")
     assert load_trait("misaligned") == load_trait("misalignment")
+    # `audit generate --trait misaligned` conditions a teacher with the misalignment prompt.
+    assert trait_system_prompt("misaligned") == load_trait("misalignment").system_prompt
+    assert "harm" in trait_system_prompt("misaligned")
 
 
 def test_judge_scores_misalignment_and_counts_refusals_and_unparseable_apart(
