@@ -264,7 +264,9 @@ def _banned_rule(recipe: TransmissionRecipe, targets: Sequence[str]) -> BannedNu
     return banned_filter(learned_banned_numbers(mix, recipe.base.data_seed))
 
 
-def _filter_banned(corpus: pl.DataFrame, rule: BannedNumbers) -> tuple[pl.DataFrame, dict]:
+def _filter_banned(
+    corpus: pl.DataFrame, rule: BannedNumbers
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """(the rows `rule` keeps, what it saw before filtering): the share of rows holding a banned
     number (= the fraction removed), the share of numbers that were banned, rows before."""
     drop = banned_rows(corpus, rule)
