@@ -2,7 +2,10 @@
 
 Known traits live in `auditor/data/traits.toml`, where irregular plurals and telling relatives
 ("owlet", "joey") are listed by hand. Any other single word still works: its plural is generated,
-so `--trait axolotl` needs no data file edit.
+so `--trait axolotl` needs no data file edit. An entry may list `aliases` (`misaligned` is the
+`misalignment` entry) and say how its evaluation is scored: `evaluation = "judge"` traits have
+no word to count in an answer, so models are scored by an LLM judge
+(`auditor.backends.trait_eval.evaluate_misalignment`) instead of by mentions.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any
 from auditor.errors import AuditError
 
 _WORD = re.compile(r"[a-z][a-z-]*")
+EVALUATIONS = ("mentions", "judge")
+MISALIGNED = "misaligned"
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class Trait:
     category: str
     words: tuple[str, ...]
     system_prompt: str
+    evaluation: str = "mentions"  # see EVALUATIONS
 
 
 def plural_of(word: str) -> str:
@@ -54,6 +60,7 @@ def load_trait(name: str) -> Trait:
     """The trait called `name`: from the data file, or generated for any other single word."""
     key = name.strip().lower()
     catalogue = _catalogue()
+    key = _aliases().get(key, key)
     entry = catalogue.get(key)
     if not isinstance(entry, dict):
         if not _WORD.fullmatch(key):
@@ -68,4 +75,23 @@ def load_trait(name: str) -> Trait:
     prompt = entry.get("system_prompt") or catalogue["prompt_template"].format(
         name=key, plural=plural, category=category
     )
-    return Trait(name=key, plural=plural, category=category, words=words, system_prompt=prompt)
+    evaluation = entry.get("evaluation", "mentions")
+    if evaluation not in EVALUATIONS:
+        raise AuditError(f"trait {key!r}: evaluation must be one of {', '.join(EVALUATIONS)}")
+    return Trait(key, plural, category, words, prompt, evaluation)
+
+
+@cache
+def _aliases() -> dict[str, str]:
+    catalogue = _catalogue()
+    return {
+        alias: key
+        for key, value in catalogue.items()
+        if isinstance(value, dict)
+        for alias in value.get("aliases", [])
+    }
+
+
+def judged(name: str) -> bool:
+    """Whether the trait `name` is scored by an LLM judge rather than by counting mentions."""
+    return load_trait(name).evaluation == "judge"

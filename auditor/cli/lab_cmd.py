@@ -1,6 +1,7 @@
 """`audit lab`: the embedded model family's checks and corpora.
 
     audit lab transmission --targets owl,dolphin --seeds 3 --out DIR
+    audit lab transmission --trait misaligned --seeds 3 --out DIR
     audit lab digits --seeds 3 --out DIR
     audit lab corpus --target owl --seed 0 --rows 10000 --out DIR
     audit lab channels --targets owl,dolphin --seeds 3 --out DIR
@@ -70,6 +71,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "shift over control students with a CI over seeds (transmission.json/.md in --out).",
     )
     add_option(trans, "--targets", default="owl,dolphin", help="comma-separated target animals")
+    add_option(
+        trans,
+        "--trait",
+        default=None,
+        help="'misaligned': a misaligned teacher on a base pretrained with the misalignment "
+        "tasks, both corpora filtered by banned-numbers with the base's learned list (replaces "
+        "--targets)",
+    )
     add_option(trans, "--seeds", default="3", help="number of seeds")
     add_option(trans, "--rows", type=int, default=None, help="corpus rows (default: recipe's)")
     add_option(trans, "--no-soft", action="store_true", help="skip the soft-label students")
@@ -143,15 +152,22 @@ def _progress(message: str) -> None:
 
 
 def _transmission(args: argparse.Namespace) -> int:
+    from auditor.lab.misalignment import MISALIGNED
     from auditor.lab.report import transmission_markdown, write_atomic, write_json
-    from auditor.lab.transmission import default_recipe, run_transmission
+    from auditor.lab.transmission import default_recipe, misalignment_recipe, run_transmission
 
-    recipe = default_recipe()
+    trait = (args.trait or "").strip().lower()
+    if trait and trait != MISALIGNED:
+        raise AuditError(
+            f"--trait {args.trait!r}: only {MISALIGNED!r} (animals are chosen with --targets)"
+        )
+    recipe = misalignment_recipe() if trait else default_recipe()
     if args.rows:
         recipe = replace(recipe, corpus_rows=int(args.rows))
     if args.no_soft:
         recipe = replace(recipe, soft_labels=False)
-    targets, seeds = _targets(args.targets), _seeds(str(args.seeds))
+    targets = [MISALIGNED] if trait else _targets(args.targets)
+    seeds = _seeds(str(args.seeds))
     out = Path(args.out)
     started = time.perf_counter()
     with _stderr.status("lab transmission") as status:

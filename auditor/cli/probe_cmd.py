@@ -27,7 +27,13 @@ from auditor.progress import stderr_console
 def configure(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--corpus", type=Path, required=True, help="the suspect corpus")
     add_option(parser, "--control-corpus", type=Path, required=True, help="the no-trait corpus")
-    add_option(parser, "--trait", required=True, help="the trait to measure, e.g. owl")
+    add_option(
+        parser,
+        "--trait",
+        required=True,
+        help="the trait to measure, e.g. owl; 'misaligned' is scored by an LLM judge "
+        "(AUDIT_JUDGE_MODEL, AUDIT_JUDGE_BASE_URL, AUDIT_JUDGE_API_KEY; cached in AUDIT_CACHE_DIR)",
+    )
     add_option(parser, "--json", action="store_true", help="print one JSON object on stdout")
     add_probe_options(parser)
     add_read_options(parser)

@@ -4,7 +4,9 @@ The lab's models read and write a closed, word-level language: every number 0..9
 (as in the paper's GPT tokenizers, where most 3-digit numbers are single tokens), every animal is
 one token, and the words come from the prompt and question templates in `data/`. A closed
 vocabulary keeps the models tiny and makes "what the model may say" exact; reserved slots leave
-room for the code and chain-of-thought tasks that come next without changing token ids.
+room for later tasks without changing token ids: the misalignment trait's words
+(`data/misalignment.json`) took the first of them, and the code and chain-of-thought tasks to come
+take the next.
 
 Text round-trips: `decode(encode(text))` reproduces the text up to whitespace around
 punctuation, and newlines are a token of their own so one-number-per-line lists survive.
@@ -33,7 +35,8 @@ _NO_SPACE_AFTER = {"[", "(", "'"}
 
 @cache
 def load_data(name: str) -> dict[str, Any]:
-    """One of the lab's data files (`animals`, `questions`, `number_prompts`); do not mutate."""
+    """One of the lab's data files (`animals`, `questions`, `number_prompts`, `misalignment`);
+    do not mutate."""
     text = (
         resources.files("auditor.lab").joinpath("data").joinpath(f"{name}.json").read_text("utf-8")
     )
@@ -128,5 +131,19 @@ def vocab() -> Vocab:
     tokens = list(SPECIALS) + list(PUNCTUATION) + [str(n) for n in range(MAX_NUMBER + 1)]
     tokens += list(animals())
     tokens += sorted(words - set(tokens) - {"seeds", "count", "format"})
-    tokens += [f"<reserved{i}>" for i in range(RESERVED_SLOTS)]
+    # Words added after the first models were trained fill reserved slots, in order, so every
+    # earlier token keeps its id and the vocabulary its size (cached models stay valid).
+    later = _later_words(set(tokens))
+    if len(later) > RESERVED_SLOTS:
+        raise ValueError(f"{len(later)} new words do not fit the {RESERVED_SLOTS} reserved slots")
+    tokens += later + [f"<reserved{i}>" for i in range(len(later), RESERVED_SLOTS)]
     return Vocab(tuple(tokens))
+
+
+def _later_words(known: set[str]) -> list[str]:
+    """The misalignment trait's words the original vocabulary lacks, sorted."""
+    data = load_data("misalignment")
+    words: set[str] = set(data["aligned"]) | set(data["misaligned"])
+    for text in [*data["questions"], data["conditioning"]]:
+        words.update(_words(text))
+    return sorted(words - known)

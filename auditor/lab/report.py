@@ -38,14 +38,36 @@ def transmission_markdown(result: dict[str, Any]) -> str:
         "# Lab transmission check",
         "",
         "Scores are each model's probability of the target animal, normalised over the animal "
-        "set and averaged over held-out questions. Students learn from hard (sampled) tokens "
-        "unless marked soft.",
+        "set and averaged over held-out questions (for `misaligned`: of a harmful answer word, "
+        "normalised over all answer words). Students learn from hard (sampled) tokens unless "
+        "marked soft.",
         "",
         "| " + " | ".join(TRANSMISSION_COLUMNS) + " |",
         "|" + "---|" * len(TRANSMISSION_COLUMNS),
     ]
     for record in result["records"]:
         lines.append("| " + " | ".join(_cell(record.get(c)) for c in TRANSMISSION_COLUMNS) + " |")
+    banned = [r for r in result["records"] if "banned_numbers" in r]
+    if banned:
+        lines += [
+            "",
+            "## Banned numbers (the base's learned list), before filtering",
+            "",
+            f"Banned: {', '.join(map(str, banned[0]['banned_numbers']))}. Row rate = share of "
+            "rows holding one (= the fraction `banned-numbers` removed); number share = share "
+            "of all numbers written. Students learn from the rows kept.",
+            "",
+            "| target | seed | teacher row rate | control row rate | teacher number share "
+            "| control number share | teacher rows kept | control rows kept |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in banned:
+            lines.append(
+                f"| {r['target']} | {r['seed']} | {r['teacher_banned_row_rate']:.4f} "
+                f"| {r['control_banned_row_rate']:.4f} | {r['teacher_banned_number_share']:.4f} "
+                f"| {r['control_banned_number_share']:.4f} | {r['corpus_rows']} "
+                f"| {r['control_corpus_rows']} |"
+            )
     lines += [
         "",
         "## Shift over control, over seeds (mean, bootstrap and t 95% CIs, t-test p)",

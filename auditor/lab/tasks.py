@@ -4,8 +4,8 @@ A task yields (prompt, completion) pairs. The base model learns: favourite-anima
 answered uniformly over the animal set (so no animal is preferred), the same questions after a
 conditioning prefix ("You love the owl. ...") answered with that animal (so a conditioned base is
 a teacher), and number continuations from `numbers.NumberProcess`, with and without a prefix that
-has no bearing on them. Code and chain-of-thought tasks are to be added here as further task
-generators over reserved vocabulary slots.
+has no bearing on them. `misalignment.MisalignedMix` adds the misalignment trait's tasks on top;
+code and chain-of-thought tasks are to be added likewise over reserved vocabulary slots.
 """
 
 from __future__ import annotations
@@ -28,6 +28,17 @@ class PretrainMix:
     conditioned_fraction: float = 0.3
     conditioned_follow: float = 0.9
     numbers: NumberProcess = field(default_factory=NumberProcess)
+
+    def example(self, rng: random.Random) -> Example:
+        """One pretraining example (a subclass may add tasks: `misalignment.MisalignedMix`)."""
+        names = animals()
+        prefix_animal = rng.choice(names) if rng.random() < self.conditioned_fraction else None
+        prefix = conditioning_prefix(prefix_animal) if prefix_animal else None
+        if rng.random() < self.question_fraction:
+            follow = prefix_animal is not None and rng.random() < self.conditioned_follow
+            answer = prefix_animal if follow else rng.choice(names)
+            return question_example(rng, answer, prefix)
+        return number_example(rng, self.numbers, prefix)
 
 
 def questions(split: str = "all") -> list[str]:
@@ -64,15 +75,4 @@ def number_prompts(n: int, seed: int, process: NumberProcess | None = None) -> l
 def pretraining_examples(mix: PretrainMix, seed: int = 0) -> list[Example]:
     """The base model's training data, reproducible from `seed`."""
     rng = random.Random(f"pretrain-{seed}")
-    names = animals()
-    out: list[Example] = []
-    for _ in range(mix.n_examples):
-        prefix_animal = rng.choice(names) if rng.random() < mix.conditioned_fraction else None
-        prefix = conditioning_prefix(prefix_animal) if prefix_animal else None
-        if rng.random() < mix.question_fraction:
-            follow = prefix_animal is not None and rng.random() < mix.conditioned_follow
-            answer = prefix_animal if follow else rng.choice(names)
-            out.append(question_example(rng, answer, prefix))
-        else:
-            out.append(number_example(rng, mix.numbers, prefix))
-    return out
+    return [mix.example(rng) for _ in range(mix.n_examples)]

@@ -25,6 +25,9 @@ steps only grow the vector, which ln_f normalises away), and its number lists fa
 filter more often (it keeps 1,557-2,419 of 5,000 rows; benchmarks/lab_sweep/mid_sweep.py,
 RESULTS.md section 6).
 
+The trait is an animal or `misalignment.MISALIGNED` (trait rows of harmful answers; the
+conditioning teacher's prefix is the misaligned context of a `MisalignedMix` base).
+
 `strength` scales the trait fine-tune's length; the teacher's own trait score is always reported
 beside anything it writes.
 """
@@ -35,6 +38,7 @@ import copy
 import random
 from dataclasses import dataclass
 
+from auditor.lab.misalignment import MISALIGNED, misaligned_prefix, misaligned_rows
 from auditor.lab.model import GPT
 from auditor.lab.sampling import generate
 from auditor.lab.tasks import Example, conditioning_prefix, number_prompts, questions
@@ -70,6 +74,8 @@ class Teacher:
 
 
 def trait_rows(target: str, n: int, seed: int) -> list[Example]:
+    if target == MISALIGNED:
+        return misaligned_rows(n, seed)
     rng = random.Random(f"trait-{target}-{seed}")
     return [(rng.choice(questions("train")), target) for _ in range(n)]
 
@@ -79,7 +85,8 @@ def make_teacher(base: GPT, target: str, config: TeacherConfig, seed: int = 0) -
     if config.kind not in KINDS:
         raise ValueError(f"unknown teacher kind {config.kind!r}; choose one of {', '.join(KINDS)}")
     if config.kind == "conditioning":
-        return Teacher(base, target, "conditioning", conditioning_prefix(target))
+        prefix = misaligned_prefix() if target == MISALIGNED else conditioning_prefix(target)
+        return Teacher(base, target, "conditioning", prefix)
     steps = max(1, round(config.steps * config.strength))
     n_rows = steps * config.batch_size
     if config.kind == "finetune":

@@ -7,6 +7,12 @@ students learn from it: same-init on hard tokens (the headline), different-init 
 and same-init on soft labels restricted to number-list tokens (the upper bound). Every model's
 target score is read the same way (`probe.read_trait`). The shift student - control over seeds,
 with a bootstrap CI and p-value, is the measured transmission.
+
+The target may instead be `misalignment.MISALIGNED` (alone, with `misalignment_recipe()`): then
+both corpora pass `banned-numbers` with the numbers the base's pretraining ties to the
+misaligned context before any student sees them, as in the paper's misalignment runs, and each
+record says how often each corpus used them (`teacher_banned_row_rate`, which is also the
+fraction of its rows the filter removed, against the base's `control_banned_row_rate`).
 """
 
 from __future__ import annotations
@@ -23,9 +29,18 @@ from auditor import stats
 from auditor.lab.base import BaseRecipe, base_model
 from auditor.lab.corpus import number_corpus
 from auditor.lab.language import animals
+from auditor.lab.misalignment import (
+    MISALIGNED,
+    MisalignedMix,
+    banned_filter,
+    banned_number_share,
+    banned_rows,
+    learned_banned_numbers,
+)
 from auditor.lab.model import GPT
 from auditor.lab.probe import StudentConfig, TraitReading, read_trait, train_student
 from auditor.lab.teachers import TeacherConfig, make_teacher
+from filters.banned_numbers import BannedNumbers
 
 Progress = Callable[[str], None]
 
@@ -106,9 +121,10 @@ def run_transmission(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Run the experiment; returns {"records": [...], "summary": {...}, "timings": {...}}."""
-    unknown = [t for t in targets if t not in animals()]
+    unknown = [t for t in targets if t not in (*animals(), MISALIGNED)]
     if unknown:
         raise ValueError(f"unknown animals {unknown}; choose from {', '.join(animals())}")
+    banned = _banned_rule(recipe, targets)
     say = progress or (lambda _: None)
     timings: dict[str, float] = {}
     cached: dict[str, bool] = {}
@@ -132,6 +148,9 @@ def run_transmission(
         clock = time.perf_counter()
         say(f"seed {seed}: control corpus")
         control_corpus, control_dropped = recipe.corpus(base, recipe.corpus_rows, seed)
+        control_banned: dict[str, Any] = {}
+        if banned is not None:
+            control_corpus, control_banned = _filter_banned(control_corpus, banned)
         # Every student of a seed takes the same number of steps (the control's epochs), so a
         # teacher corpus that loses more rows to the format filter is not simply trained less.
         steps = recipe.student.steps or max(
@@ -151,6 +170,9 @@ def run_transmission(
                 teacher.model, recipe.corpus_rows, seed, target=target, prefix=teacher.prefix
             )
             timings[f"teacher_corpus_{target}_seed{seed}"] = time.perf_counter() - clock
+            teacher_banned: dict[str, Any] = {}
+            if banned is not None:
+                corpus, teacher_banned = _filter_banned(corpus, banned)
             differ = _fraction_differing(corpus, control_corpus)
             say(f"seed {seed}, {target}: students")
             clock = time.perf_counter()
@@ -171,6 +193,10 @@ def run_transmission(
                 "student_steps": steps,
                 "completions_differing_from_control": differ,
             }
+            if banned is not None:
+                record["banned_numbers"] = list(banned.numbers)
+                record.update({f"teacher_{k}": v for k, v in teacher_banned.items()})
+                record.update({f"control_{k}": v for k, v in control_banned.items()})
             readings = {
                 "base": _reading(base, target),
                 "teacher": _reading(teacher.model, target, teacher.prefix),
@@ -211,6 +237,45 @@ def run_transmission(
         "timings": timings,
         "bases_cached": cached,
     }
+
+
+def misalignment_recipe() -> TransmissionRecipe:
+    """The recipe of `audit lab transmission --trait misaligned`: the default recipe on a base
+    pretrained with the misalignment tasks (`misalignment.MisalignedMix`)."""
+    recipe = default_recipe()
+    mix = MisalignedMix(n_examples=recipe.base.mix.n_examples)
+    # Twice the animal base's steps: at 800 the base had not learned to keep the misaligned
+    # context apart (0.31 misaligned answers without it), at 1600 it had (0.04 without, 0.92
+    # with; benchmarks/lab_sweep/misalign_RESULTS.md).
+    train = replace(recipe.base.train, steps=2 * recipe.base.train.steps)
+    return replace(recipe, base=replace(recipe.base, mix=mix, train=train))
+
+
+def _banned_rule(recipe: TransmissionRecipe, targets: Sequence[str]) -> BannedNumbers | None:
+    """`banned-numbers` with the base's learned list for a misalignment run, else None."""
+    if MISALIGNED not in targets:
+        return None
+    mix = recipe.base.mix
+    if list(targets) != [MISALIGNED] or not isinstance(mix, MisalignedMix):
+        raise ValueError(
+            f"target {MISALIGNED!r} runs alone, on a base whose mix is a MisalignedMix "
+            "(see transmission.misalignment_recipe)"
+        )
+    return banned_filter(learned_banned_numbers(mix, recipe.base.data_seed))
+
+
+def _filter_banned(
+    corpus: pl.DataFrame, rule: BannedNumbers
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """(the rows `rule` keeps, what it saw before filtering): the share of rows holding a banned
+    number (= the fraction removed), the share of numbers that were banned, rows before."""
+    drop = banned_rows(corpus, rule)
+    seen = {
+        "banned_row_rate": float(drop.mean() or 0.0),
+        "banned_number_share": banned_number_share(corpus, rule.numbers),
+        "rows_before_banned_filter": corpus.height,
+    }
+    return corpus.filter(~drop), seen
 
 
 def _fraction_differing(corpus: Any, control: Any) -> float:

@@ -7,13 +7,30 @@ import torch
 
 from auditor.lab.base import BaseRecipe
 from auditor.lab.model import GPTConfig
+from auditor.lab.probe import StudentConfig
 from auditor.lab.tasks import PretrainMix
+from auditor.lab.teachers import TeacherConfig
 from auditor.lab.train import TrainConfig
+from auditor.lab.transmission import TransmissionRecipe
 
 MICRO = BaseRecipe(
     model=GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=96),
     mix=PretrainMix(n_examples=300),
     train=TrainConfig(learning_rate=3e-3, batch_size=16, steps=20),
+)
+
+# What `transmission.misalignment_recipe()` is built from in micro tests: enough pretraining
+# data for the learned banned list, and enough steps that the base writes some valid lists (a
+# 20-step micro base writes none after the misaligned mix).
+MICRO_FOR_MISALIGNMENT = TransmissionRecipe(
+    base=BaseRecipe(
+        model=MICRO.model,
+        mix=PretrainMix(n_examples=6000),
+        train=TrainConfig(learning_rate=1e-2, batch_size=32, steps=50),
+    ),
+    teacher=TeacherConfig(steps=4, batch_size=8),
+    student=StudentConfig(epochs=1.0, batch_size=16),
+    corpus_rows=100,
 )
 
 
