@@ -257,10 +257,10 @@ class LabHTTPServer(HTTPServer):
     """An HTTP server with a fixed pool of worker threads and a bounded wait for one."""
 
     def __init__(self, address: tuple[str, int], handler: type[Handler], limits: Limits) -> None:
-        super().__init__(address, handler)
         workers = max(1, limits.workers)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="audit-serve")
         self._slots = threading.BoundedSemaphore(workers * (1 + _QUEUED_PER_WORKER))
+        super().__init__(address, handler)  # closes itself (server_close) if it cannot bind
 
     def process_request(self, request: socket.socket, client_address: object) -> None:
         if not self._slots.acquire(blocking=False):
