@@ -35,9 +35,11 @@ from auditor.errors import AuditError
 from auditor.models import (
     FinetuneConfig,
     ModelBackend,
+    ReentrantBackend,
     SamplingParams,
     SavableBackend,
     TokenScorer,
+    TopTokenScorer,
 )
 from auditor.server.errors import ApiError, not_found
 from auditor.server.schema import (
@@ -157,6 +159,14 @@ class LabService:
         with self._registry_lock:
             return self._locks.setdefault(model_id, threading.Lock())
 
+    def using(self, model_id: str) -> tuple[ModelBackend, contextlib.AbstractContextManager]:
+        """The backend and what to hold while using it: its lock, or nothing for a reentrant
+        backend, whose requests interleave instead of waiting for each other."""
+        backend, lock = self.model(model_id)
+        if isinstance(backend, ReentrantBackend) and backend.reentrant:
+            return backend, contextlib.nullcontext()
+        return backend, lock
+
     def model(self, model_id: str) -> tuple[ModelBackend, threading.Lock]:
         """The backend for an advertised `model_id` and the lock that serialises its use.
 
@@ -226,11 +236,12 @@ class LabService:
             system_prompt=system or None,
             min_prob=request.min_prob,
         )
-        backend, lock = self.model(request.model)
-        with lock:
+        backend, hold = self.using(request.model)
+        top = request.top_logprobs or 0
+        with hold:
             texts = backend.generate([prompt] * request.n, params)
             logprobs = (
-                [self._logprobs(backend, prompt, text, params.system_prompt) for text in texts]
+                [self._logprobs(backend, prompt, t, params.system_prompt, top) for t in texts]
                 if request.logprobs
                 else [None] * request.n
             )
@@ -255,23 +266,25 @@ class LabService:
 
     @staticmethod
     def _logprobs(
-        backend: ModelBackend, prompt: str, text: str, system_prompt: str | None
+        backend: ModelBackend, prompt: str, text: str, system_prompt: str | None, top: int = 0
     ) -> list[dict] | None:
-        """Per-token logprobs; one chunk without a `TokenScorer`; None if not computable."""
+        """Per-token logprobs (and the `top` likeliest alternatives where the backend can say);
+        one chunk without a `TokenScorer`; None if not computable."""
         if isinstance(backend, TokenScorer):
             pairs = backend.token_logprobs(prompt, text, system_prompt)
         elif system_prompt is None:  # the whole completion as one chunk
             pairs = [(text, backend.score([prompt], [text])[0])]
         else:  # `score` cannot see a system prompt: no figure rather than a wrong one
             return None
+        alternatives: list[list[tuple[str, float]]] = [[] for _ in pairs]
+        if top and isinstance(backend, TopTokenScorer) and isinstance(backend, TokenScorer):
+            alternatives = backend.top_token_logprobs(prompt, text, top, system_prompt)
         return [
             {
-                "token": token,
-                "logprob": finite_logprob(value),
-                "bytes": list(token.encode()),
-                "top_logprobs": [],
+                **_token_entry(token, value),
+                "top_logprobs": [_token_entry(alt, alt_value) for alt, alt_value in others],
             }
-            for token, value in pairs
+            for (token, value), others in zip(pairs, alternatives, strict=True)
         ]
 
     def completion(self, body: object) -> dict:
@@ -280,9 +293,9 @@ class LabService:
         self.limits.check_completion(request)
         text = request.prompt
         if request.echo and not request.max_tokens:
-            backend, lock = self.model(request.model)
+            backend, hold = self.using(request.model)
             prompt, completion = text[: request.completion_start], text[request.completion_start :]
-            with lock:
+            with hold:
                 if isinstance(backend, TokenScorer):
                     pairs = backend.token_logprobs(prompt, completion)
                 else:
@@ -507,6 +520,10 @@ def _load_lab_student(base: ModelBackend, weights: Path) -> ModelBackend:
     model = copy.deepcopy(base.model)
     load_model(model, str(weights))
     return LabModel(model, f"{base.name}+ft", prefix=base.prefix, mix=base.mix)
+
+
+def _token_entry(token: str, value: float) -> dict:
+    return {"token": token, "logprob": finite_logprob(value), "bytes": list(token.encode())}
 
 
 def finite_logprob(value: float) -> float:
