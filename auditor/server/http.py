@@ -154,6 +154,13 @@ class Handler(BaseHTTPRequestHandler):
         given = token.strip().encode() if scheme.lower() == "bearer" else b""
         return hmac.compare_digest(given, self.api_key.encode())
 
+    def handle_expect_100(self) -> bool:
+        """`Expect: 100-continue`: invite the body only from a client with the key."""
+        if not self._authorised():
+            self._send_error(ApiError(401, "a valid API key is required", "authentication_error"))
+            return False
+        return super().handle_expect_100()
+
     def _dispatch(self, method: str) -> None:
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         self._unread = 1  # nonzero until the body has been read (or found absent)

@@ -96,6 +96,17 @@ def test_every_route_but_health_needs_the_key(server: RunningServer) -> None:
     assert server.service._preloaded["m"].calls == 0  # nothing ran for the refused requests
 
 
+def test_a_client_without_the_key_is_not_invited_to_send_its_body(
+    server: RunningServer,
+) -> None:
+    head = (
+        "POST /v1/files HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n"
+    )
+    reply = _raw(server.port, head.encode())
+    assert reply.startswith(b"HTTP/1.1 401 ") and b"100 Continue" not in reply
+    assert not reply.endswith(b"<still open>")
+
+
 def test_the_cli_refuses_to_bind_beyond_loopback_without_a_key(capsys, monkeypatch) -> None:
     from auditor.cli.main import main
     from auditor.cli.serve_cmd import is_loopback
