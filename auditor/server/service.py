@@ -17,9 +17,6 @@ its jobs once restarted.
 from __future__ import annotations
 
 import contextlib
-import copy
-import io
-import json
 import math
 import queue
 import sys
@@ -28,7 +25,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from auditor.backends import BackendOptions, open_model, parse_spec
 from auditor.errors import AuditError
@@ -51,10 +47,15 @@ from auditor.server.schema import (
     parse_body,
 )
 from auditor.server.store import JobRecord, Store, new_id
+from auditor.server.training import (
+    LAB_WEIGHTS,
+    load_lab_student,
+    parse_training_file,
+    save_lab_student,
+)
 
 BASE_LR = FinetuneConfig().learning_rate  # what learning_rate_multiplier multiplies
 LOGPROB_FLOOR = -9999.0  # what OpenAI answers for an impossible token; JSON has no -Infinity
-LAB_WEIGHTS = "model.safetensors"
 
 
 @dataclass(frozen=True)
@@ -74,41 +75,6 @@ class ServerConfig:
             scheme, _ = parse_spec(spec)  # AuditError on a bad spec: refused at start
             if scheme == "openai":
                 raise AuditError(f"--models {alias}={spec}: audit serve serves lab: and hf: only")
-
-
-def parse_training_file(content: bytes, file_id: str):
-    """Rows of a chat or prompt/completion JSONL file as a DataFrame; ApiError when malformed."""
-    import polars as pl
-
-    prompts: list[str] = []
-    completions: list[str] = []
-    for number, line in enumerate(io.BytesIO(content), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise TypeError("a line must be a JSON object")
-            if "messages" in row:
-                messages = row["messages"]
-                user = [m["content"] for m in messages if m["role"] == "user"]
-                assistant = [m["content"] for m in messages if m["role"] == "assistant"]
-                prompt, completion = user[-1], assistant[-1]
-            else:
-                prompt, completion = row["prompt"], row["completion"]
-            if not isinstance(prompt, str) or not isinstance(completion, str):
-                raise TypeError("prompt and completion must be strings")
-        except RecursionError:
-            raise ApiError(400, f"{file_id} line {number}: JSON nested too deeply") from None
-        except (ValueError, KeyError, IndexError, TypeError) as error:
-            raise ApiError(
-                400, f"{file_id} line {number}: not a training example ({error})"
-            ) from None
-        prompts.append(prompt)
-        completions.append(completion)
-    if not prompts:
-        raise ApiError(400, f"{file_id}: no training examples")
-    return pl.DataFrame({"prompt": prompts, "completion": completions})
 
 
 class LabService:
@@ -146,7 +112,7 @@ class LabService:
                 return open_model(job.result_spec, BackendOptions(device=self.config.device))
             weights = self.store.models_dir / job.id / LAB_WEIGHTS
             if weights.exists():
-                return _load_lab_student(self.model(job.model)[0], weights)
+                return load_lab_student(self.model(job.model)[0], weights)
             return self._train(job)  # recipe replay: seeded, so the same student
         try:
             return open_model(
@@ -452,7 +418,7 @@ class LabService:
         if isinstance(student, SavableBackend):
             result_spec = student.save(str(self.store.models_dir / job_id))
         else:
-            _save_lab_student(student, self.store.models_dir / job_id)
+            save_lab_student(student, self.store.models_dir / job_id)
         self.store.update_job(
             job_id,
             status="succeeded",
@@ -489,39 +455,6 @@ class LabService:
                 self._queue.task_done()
 
 
-def _save_lab_student(student: ModelBackend, directory: Path) -> None:
-    """Write a lab student's weights as safetensors, so a restart reopens rather than retrains."""
-    from auditor.backends.lab import LabModel
-
-    if not isinstance(student, LabModel):
-        return
-    from safetensors.torch import save_model
-
-    from auditor.atomic import commit, temp_path
-
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / LAB_WEIGHTS
-    temp = temp_path(target)
-    try:
-        save_model(student.model, str(temp))  # handles the tied embedding weights
-        commit(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _load_lab_student(base: ModelBackend, weights: Path) -> ModelBackend:
-    """The student saved by `_save_lab_student`, on the architecture of its base."""
-    from safetensors.torch import load_model
-
-    from auditor.backends.lab import LabModel
-
-    if not isinstance(base, LabModel):
-        raise ApiError(503, f"{weights}: saved lab weights but the base is not a lab model")
-    model = copy.deepcopy(base.model)
-    load_model(model, str(weights))
-    return LabModel(model, f"{base.name}+ft", prefix=base.prefix, mix=base.mix)
-
-
 def _token_entry(token: str, value: float) -> dict:
     return {"token": token, "logprob": finite_logprob(value), "bytes": list(token.encode())}
 
@@ -543,4 +476,4 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
     }
 
 
-__all__ = ["ApiError", "LabService", "ServerConfig", "parse_training_file"]
+__all__ = ["ApiError", "LabService", "ServerConfig"]
