@@ -122,6 +122,32 @@ class TokenScorer(Protocol):
 
 
 @runtime_checkable
+class TopTokenScorer(Protocol):
+    """A backend that can also say the most likely alternatives at each token of a completion.
+
+    Optional: servers use it for `top_logprobs`; without it the alternatives list is empty.
+    """
+
+    def top_token_logprobs(
+        self, prompt: str, completion: str, k: int, system_prompt: str | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """For each token of `completion`, the `k` likeliest tokens there and their log-probs."""
+        ...
+
+
+@runtime_checkable
+class ReentrantBackend(Protocol):
+    """A backend whose generation and scoring may run in several threads at once.
+
+    Optional: a server interleaves requests to such a model instead of serialising them. It
+    holds when sampling depends only on the arguments (no global random state) and nothing
+    is changed in place (fine-tuning returns a new model).
+    """
+
+    reentrant: bool
+
+
+@runtime_checkable
 class Conditioner(Protocol):
     """A backend that conditions prompts on a trait its own way (the lab's learned prefix).
 

@@ -5,13 +5,22 @@ type lets an audit report what a run cost in tokens, requests and (when the user
 table) dollars. Prices are never guessed: a model without a `Pricing` entry is counted in tokens
 and reported with cost `None`. A meter is safe to share between threads and asyncio tasks
 (recording takes a lock for a few additions and never awaits).
+
+A meter also enforces the run's `Budget` (`--max-cost`, `--max-requests`, `--deadline`):
+callers ask `check` before every request, including retries, and `record` every reply the
+server billed, malformed ones included, so the caps count what was really spent.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from auditor.errors import AuditError
 
 
 @dataclass(frozen=True)
@@ -35,13 +44,79 @@ class _ModelTotals:
     requests: int = 0
 
 
+class BudgetExceeded(AuditError):
+    """A request not sent because the run's budget (cost, requests or time) is spent."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Caps on one run's use of hosted models; None means no cap.
+
+    `deadline_seconds` counts from the meter's creation (the start of the run).
+    """
+
+    max_cost: float | None = None  # dollars
+    max_requests: int | None = None
+    deadline_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise AuditError(f"--{name.replace('_', '-')} must be a positive number")
+
+    @classmethod
+    def from_env(cls, **overrides: float | int | None) -> Budget:
+        """Caps from overrides, else `AUDIT_MAX_COST`, `AUDIT_MAX_REQUESTS`, `AUDIT_DEADLINE`."""
+        values: dict[str, float | int | None] = {}
+        for name, variable, kind in (
+            ("max_cost", "AUDIT_MAX_COST", float),
+            ("max_requests", "AUDIT_MAX_REQUESTS", int),
+            ("deadline_seconds", "AUDIT_DEADLINE", float),
+        ):
+            value = overrides.get(name)
+            raw = os.environ.get(variable, "").strip()
+            if value is None and raw:
+                try:
+                    value = kind(raw)
+                except ValueError:
+                    raise AuditError(f"{variable}={raw!r}: expected a number") from None
+            values[name] = value
+        return cls(**values)  # type: ignore[arg-type]
+
+
 @dataclass
 class UsageMeter:
     """Counts tokens and requests per model; prices them from `prices` (model -> Pricing)."""
 
     prices: Mapping[str, Pricing] = field(default_factory=dict)
+    budget: Budget = field(default_factory=Budget)
     _totals: dict[str, _ModelTotals] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _started: float = field(default_factory=time.monotonic, init=False, repr=False)
+
+    def check(self, model: str) -> None:
+        """Raise `BudgetExceeded` when one more request to `model` would break the budget."""
+        budget = self.budget
+        if budget.deadline_seconds is not None:
+            elapsed = time.monotonic() - self._started
+            if elapsed >= budget.deadline_seconds:
+                raise BudgetExceeded(
+                    f"the run's {budget.deadline_seconds:g}s deadline (--deadline) has passed"
+                )
+        if budget.max_requests is not None and self.requests >= budget.max_requests:
+            raise BudgetExceeded(
+                f"the {budget.max_requests}-request limit (--max-requests) is reached"
+            )
+        if budget.max_cost is not None:
+            if self.price_for(model) is None:
+                raise BudgetExceeded(
+                    f"--max-cost needs a price for {model!r} (--prices MODEL=PROMPT/COMPLETION)"
+                )
+            spent = self.cost()
+            if spent is not None and spent >= budget.max_cost:
+                raise BudgetExceeded(
+                    f"${spent:.4f} spent, the ${budget.max_cost:g} limit (--max-cost) is reached"
+                )
 
     def price_for(self, model: str) -> Pricing | None:
         """The price of `model`: its own entry, else the longest entry it starts with, else `*`.

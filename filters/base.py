@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import polars as pl
 
+from auditor.credentials import redacted
 from auditor.models import ModelBackend
 
 REASON = "reason"
@@ -125,10 +126,11 @@ def flags_trait(filter_: object) -> bool:
 
 
 def filter_params(instance: object) -> dict[str, Any]:
-    """A filter's parameters (its dataclass fields), for reports and run metadata."""
+    """A filter's parameters (its dataclass fields), for reports and run metadata; credentials
+    in URLs (`https://user:pw@host`) are hidden, since both are written to disk."""
     if dataclasses.is_dataclass(instance):
         return {
-            field.name: getattr(instance, field.name)
+            field.name: redacted(getattr(instance, field.name))
             for field in dataclasses.fields(instance)
             if field.repr
         }

@@ -32,7 +32,7 @@ import polars as pl
 from auditor.corpus.schema import COMPLETION, PROMPT
 from auditor.errors import AuditError
 from auditor.retry import RetryPolicy
-from auditor.usage import UsageMeter, parse_prices
+from auditor.usage import Budget, UsageMeter, parse_prices
 from filters.base import REASON, ReportsExtraStats
 from filters.judge.cache import JudgmentCache, request_key
 from filters.judge.client import (
@@ -91,6 +91,9 @@ class LLMJudge(ReportsExtraStats):
     on_unparseable: str = "drop"
     logprobs: bool = True
     prices: str = ""
+    max_cost: float = 0.0  # dollars; 0 is no cap (else AUDIT_MAX_COST)
+    max_requests: int = 0  # paid requests; 0 is no cap (else AUDIT_MAX_REQUESTS)
+    deadline: float = 0.0  # seconds of judging; 0 is no cap (else AUDIT_DEADLINE)
 
     meter: UsageMeter = field(init=False, repr=False, compare=False)
     # Set by a caller that shows progress: called with a number of rows as their judgments are
@@ -109,7 +112,12 @@ class LLMJudge(ReportsExtraStats):
         self.prices = self.prices or _env("AUDIT_PRICES")
         self._rubric = load_rubric(self.rubric)
         self._check()
-        self.meter = UsageMeter(prices=parse_prices(self.prices))
+        budget = Budget.from_env(
+            max_cost=self.max_cost or None,
+            max_requests=self.max_requests or None,
+            deadline_seconds=self.deadline or None,
+        )
+        self.meter = UsageMeter(prices=parse_prices(self.prices), budget=budget)
         self._counts = Counter()
 
     def _check(self) -> None:
@@ -149,7 +157,7 @@ class LLMJudge(ReportsExtraStats):
         pending: dict[str, list[dict[str, str]]] = {}
         for prompt, completion in zip(prompts, completions, strict=True):
             messages = self._rubric.messages(self.trait, prompt, completion)
-            key = request_key(self.model, messages, params)
+            key = request_key(self.model, messages, params, self.base_url)
             keys.append(key)
             pending.setdefault(key, messages)
         with JudgmentCache(self.cache_dir) as cache:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from auditor.errors import AuditError
 from auditor.models import ModelBackend
+from auditor.usage import Budget
 
 SCHEMES = ("lab", "hf", "openai")
 
@@ -27,6 +28,7 @@ class BackendOptions:
     concurrency: int = 8
     questions: str | None = None
     prices: dict = field(default_factory=dict)
+    budget: Budget | None = None  # None: from the environment (`Budget.from_env`)
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -67,6 +69,7 @@ def open_model(spec: str, options: BackendOptions | None = None) -> ModelBackend
             concurrency=options.concurrency,
             questions=options.questions,
             prices=options.prices,
+            budget=options.budget,
         ),
     )
 

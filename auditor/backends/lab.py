@@ -29,8 +29,10 @@ from auditor.models import (
     Conditioner,
     FinetuneConfig,
     FinetuneDefaults,
+    ReentrantBackend,
     SamplingParams,
     TokenScorer,
+    TopTokenScorer,
     TraitScore,
     WritesOwnPrompts,
 )
@@ -44,8 +46,14 @@ def _require_animal(trait: str) -> None:
         )
 
 
-class LabModel(Conditioner, FinetuneDefaults, WritesOwnPrompts, TokenScorer):
+class LabModel(
+    Conditioner, FinetuneDefaults, WritesOwnPrompts, TokenScorer, TopTokenScorer, ReentrantBackend
+):
     """A lab GPT with an optional fixed prefix (a conditioning teacher's system prompt)."""
+
+    # Sampling noise is a pure function of (seed, row, step, token) and fine-tuning copies the
+    # weights: requests may run side by side.
+    reentrant = True
 
     def __init__(
         self,
@@ -93,16 +101,37 @@ class LabModel(Conditioner, FinetuneDefaults, WritesOwnPrompts, TokenScorer):
     ) -> list[tuple[str, float]]:
         """(token, log-probability) for each token of `completion` after `prompt`."""
         voc = vocab()
+        tail, logp = self._completion_logp(prompt, completion, system_prompt)
+        return [(voc.tokens[t], float(logp[i, t])) for i, t in enumerate(tail)]
+
+    def top_token_logprobs(
+        self, prompt: str, completion: str, k: int, system_prompt: str | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """For each token of `completion`, the `k` likeliest tokens there and their log-probs."""
+        voc = vocab()
+        tail, logp = self._completion_logp(prompt, completion, system_prompt)
+        if not tail or k <= 0:
+            return [[] for _ in tail]
+        values, ids = logp[: len(tail)].topk(min(k, logp.size(-1)), dim=-1)
+        return [
+            [(voc.tokens[int(t)], float(v)) for v, t in zip(row_v, row_t, strict=True)]
+            for row_v, row_t in zip(values, ids, strict=True)
+        ]
+
+    def _completion_logp(
+        self, prompt: str, completion: str, system_prompt: str | None
+    ) -> tuple[list[int], torch.Tensor]:
+        """The completion's token ids and the log-probabilities over the vocabulary before each."""
+        voc = vocab()
         head = prompt_ids(self._prompts([prompt], system_prompt)[0], voc)
         tail = voc.encode(completion)
         if not tail:
-            return []
+            return [], torch.empty(0)
         seq = head + tail
         device = next(self.model.parameters()).device
         with torch.no_grad():
             logits = self.model(torch.tensor([seq[:-1]], device=device))[0]
-        logp = torch.log_softmax(logits.float(), dim=-1)[len(head) - 1 :]
-        return [(voc.tokens[t], float(logp[i, t])) for i, t in enumerate(tail)]
+        return tail, torch.log_softmax(logits.float(), dim=-1)[len(head) - 1 :]
 
     def finetune(self, corpus: pl.DataFrame, config: FinetuneConfig) -> LabModel:
         """A new LabModel: this one fine-tuned on `corpus` (loss on completions only).

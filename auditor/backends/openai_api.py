@@ -27,7 +27,7 @@ from auditor.backends.openai_finetune import run_finetune_job
 from auditor.errors import AuditError
 from auditor.models import FinetuneConfig, HasUsageMeter, SamplingParams, TraitScore
 from auditor.retry import RetryPolicy, is_retryable_status, retry_after_seconds
-from auditor.usage import Pricing, UsageMeter
+from auditor.usage import Budget, Pricing, UsageMeter
 
 T = TypeVar("T")
 NO_SCORING_HINT = (
@@ -59,12 +59,14 @@ class OpenAIOptions:
     state_dir: str | None = None
     questions: str | None = None
     prices: dict[str, Pricing] = field(default_factory=dict)
+    budget: Budget = field(default_factory=Budget)  # the run's caps, enforced by the meter
 
     @classmethod
     def from_env(cls, **overrides: object) -> OpenAIOptions:
         """Options from overrides, else `AUDIT_BASE_URL`, `AUDIT_API_KEY`/`OPENAI_API_KEY`,
-        `AUDIT_STATE_DIR` and `AUDIT_POLL_SECONDS`."""
+        `AUDIT_STATE_DIR`, `AUDIT_POLL_SECONDS` and the budget's variables (`Budget.from_env`)."""
         given = {k: v for k, v in overrides.items() if v is not None}
+        given.setdefault("budget", Budget.from_env())
         given.setdefault("base_url", os.environ.get("AUDIT_BASE_URL") or None)
         given.setdefault(
             "api_key", os.environ.get("AUDIT_API_KEY") or os.environ.get("OPENAI_API_KEY")
@@ -99,7 +101,34 @@ def open_openai_model(
         max_retries=0,
         timeout=options.request_timeout_seconds,
     )
-    return OpenAIModel(client, model, options, meter or UsageMeter(prices=options.prices))
+    meter = meter or UsageMeter(prices=options.prices, budget=options.budget)
+    return OpenAIModel(client, model, options, meter)
+
+
+class MalformedReply(Exception):
+    """A 200 answer that is not the completion asked for."""
+
+
+def _chat_texts(response, wanted: int) -> list[str]:
+    """The texts of a chat completion's choices (at most `wanted`); `MalformedReply` if none."""
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise MalformedReply("the server returned no choices")
+    texts = []
+    for choice in choices[:wanted]:
+        message = getattr(choice, "message", None)
+        content = getattr(message, "content", None)
+        if not hasattr(message, "content") or not isinstance(content, str | None):
+            raise MalformedReply("a choice has no text content")
+        texts.append((content or "").strip())
+    return texts
+
+
+def _echoed_logprobs(response):
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list):
+        raise MalformedReply("the server returned no choices")
+    return choices[0].logprobs if choices else None
 
 
 class OpenAIModel(HasUsageMeter):
@@ -139,6 +168,7 @@ class OpenAIModel(HasUsageMeter):
         retries = self._policy.start(self._rng)
         while True:
             asked: float | None = None
+            self.meter.check(self.model)  # BudgetExceeded (an AuditError) once the budget is spent
             try:
                 return request()
             except openai.AuthenticationError:
@@ -154,6 +184,11 @@ class OpenAIModel(HasUsageMeter):
                 asked = retry_after_seconds(error.response.headers)
             except (openai.APIConnectionError, openai.APITimeoutError) as error:
                 last = error
+            except (MalformedReply, ValueError, openai.APIResponseValidationError) as error:
+                # Not the reply asked for (not JSON, no choices), but answered and billed: it
+                # counts against the budget, and is asked again.
+                self.meter.record(self.model, 0, 0)
+                last = error
             wait = retries.next_wait(asked)
             if wait is None:
                 gave_up = f"; gave up: {retries.stop_reason}" if retries.stop_reason else ""
@@ -164,10 +199,15 @@ class OpenAIModel(HasUsageMeter):
             self._sleep(wait)
 
     def _record(self, usage) -> None:
-        if usage is not None:
-            self.meter.record(
-                self.model, usage.prompt_tokens or 0, getattr(usage, "completion_tokens", 0) or 0
-            )
+        if usage is None:
+            return
+        counts = [
+            getattr(usage, "prompt_tokens", 0) or 0,
+            getattr(usage, "completion_tokens", 0) or 0,
+        ]
+        if not all(isinstance(n, int) and n >= 0 for n in counts):
+            counts = [0, 0]  # nonsense usage: still a paid request, its tokens unknown
+        self.meter.record(self.model, *counts)
 
     def _map(self, fn: Callable[[int], T], count: int) -> list[T]:
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency))
@@ -205,21 +245,21 @@ class OpenAIModel(HasUsageMeter):
                 wanted = len(indices) - len(texts)
                 if wanted > 1:
                     extra["n"] = wanted
-                response = self._call(
-                    "chat completion",
-                    lambda extra=extra: self.client.chat.completions.create(
+
+                def ask(extra: dict = extra, wanted: int = wanted) -> tuple[list[str], object]:
+                    response = self.client.chat.completions.create(
                         model=self.model,
                         messages=messages,
                         temperature=params.temperature,
                         top_p=params.top_p,
                         max_tokens=params.max_new_tokens,
                         **extra,
-                    ),
-                )
-                self._record(response.usage)
-                if not response.choices:
-                    raise AuditError(f"{self.name}: the server returned no choices")
-                texts += [(c.message.content or "").strip() for c in response.choices][:wanted]
+                    )
+                    return _chat_texts(response, wanted), getattr(response, "usage", None)
+
+                answered, usage = self._call("chat completion", ask)
+                self._record(usage)
+                texts += answered
             for index, text in zip(indices, texts, strict=True):
                 out[index] = text
 
@@ -233,9 +273,9 @@ class OpenAIModel(HasUsageMeter):
 
         def one(i: int) -> float:
             prompt, completion = prompts[i], completions[i]
-            response = self._call(
-                "scoring (echoed completion logprobs)",
-                lambda: self.client.completions.create(
+
+            def ask() -> tuple[object, object]:
+                response = self.client.completions.create(
                     model=self.model,
                     prompt=prompt + completion,
                     echo=True,
@@ -244,11 +284,13 @@ class OpenAIModel(HasUsageMeter):
                     # `audit serve` extension: where the completion starts, so the prompt is
                     # formatted as a chat turn; other servers ignore it.
                     extra_body={"completion_start": len(prompt)},
-                ),
-                hint=NO_SCORING_HINT,
+                )
+                return _echoed_logprobs(response), getattr(response, "usage", None)
+
+            logprobs, usage = self._call(
+                "scoring (echoed completion logprobs)", ask, hint=NO_SCORING_HINT
             )
-            self._record(response.usage)
-            logprobs = response.choices[0].logprobs if response.choices else None
+            self._record(usage)
             if logprobs is None or not logprobs.token_logprobs:
                 raise AuditError(f"{self.name}: no echoed logprobs returned{NO_SCORING_HINT}")
             return float(

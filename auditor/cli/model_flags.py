@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from auditor.backends import BackendOptions
 from auditor.cli.flags import add_option
 from auditor.models import HasUsageMeter
-from auditor.usage import parse_prices
+from auditor.usage import Budget, parse_prices
 
 if TYPE_CHECKING:
     from auditor.probing import ProbeOptions
@@ -39,6 +39,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     add_option(group, "--concurrency", type=int, default=8, help="parallel API requests")
     add_option(
+        group, "--max-cost", type=float, help="stop before spending more dollars (needs --prices)"
+    )
+    add_option(group, "--max-requests", type=int, help="stop after this many paid API requests")
+    add_option(group, "--deadline", type=float, help="stop sending API requests after SECONDS")
+    add_option(
         group,
         "--trait-questions",
         help="JSON file of trait questions for openai: models (e.g. a lab model's own)",
@@ -54,7 +59,16 @@ def backend_options(args: argparse.Namespace) -> BackendOptions:
         concurrency=int(args.concurrency),
         questions=args.trait_questions,
         prices=parse_prices(args.prices or ""),
+        budget=Budget(
+            max_cost=_number(args.max_cost),
+            max_requests=None if args.max_requests is None else int(args.max_requests),
+            deadline_seconds=_number(args.deadline),
+        ),
     )
+
+
+def _number(value: object) -> float | None:
+    return None if value in (None, "") else float(value)  # type: ignore[arg-type]
 
 
 def usage_line(model: object) -> str | None:

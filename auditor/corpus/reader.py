@@ -41,6 +41,7 @@ DEFAULT_BATCH_ROWS = 65_536
 # One field larger than this is almost always a broken export (a whole file in one cell);
 # refusing it early keeps one bad row from exhausting memory downstream.
 DEFAULT_MAX_FIELD_BYTES = 1_000_000
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ def _jsonl_columns(path: Path, options: ReadOptions) -> tuple[list[str], None, f
     row_bytes = len(head) / max(1, head.count(b"\n"))
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
+            line = line.removeprefix(BOM) if number == 1 else line
             if line.strip():
                 record = _parse_line(line, path, number)
                 return list(record), None, row_bytes
@@ -212,6 +214,8 @@ def _parse_line(line: bytes, path: Path, number: int) -> dict[str, object]:
         record = json.loads(text)
     except json.JSONDecodeError as error:
         raise AuditError(f"{path}: line {number}: invalid JSON ({error.msg}, column {error.colno})")
+    except RecursionError:
+        raise AuditError(f"{path}: line {number}: JSON nested too deeply to read") from None
     if not isinstance(record, dict):
         raise AuditError(
             f"{path}: line {number}: expected a JSON object, got {type(record).__name__}"
@@ -227,6 +231,8 @@ def _jsonl_batches(corpus: Corpus) -> Iterator[pl.DataFrame]:
             lines = list(itertools.islice(handle, corpus.batch_rows))
             if not lines:
                 return
+            if first_line == 1:  # a byte-order mark (Windows editors write one) is no content
+                lines[0] = lines[0].removeprefix(BOM)
             yield _parse_jsonl_chunk(lines, corpus, first_line, wanted)
             first_line += len(lines)
 
@@ -326,6 +332,13 @@ def _canonical(frame: pl.DataFrame, corpus: Corpus, offset: int) -> pl.DataFrame
             raise AuditError(
                 f"{corpus.path}: column {mapping.messages!r} must be a list of "
                 f"{{role, content}} messages, found {dtype}"
+            )
+        fields = {field.name for field in dtype.inner.fields}
+        lacking = [name for name in ("role", "content") if name not in fields]
+        if lacking:
+            raise AuditError(
+                f"{corpus.path}: column {mapping.messages!r}: no message has "
+                f"{' or '.join(repr(name) for name in lacking)} (each turn needs role and content)"
             )
         pair = _messages_to_pair(mapping.messages)
     else:

@@ -4,7 +4,8 @@
 with no outside service, and other tools can be pointed at a lab teacher.
 """
 
+from auditor.server.errors import ApiError
 from auditor.server.http import make_server
-from auditor.server.service import ApiError, LabService, ServerConfig
+from auditor.server.service import LabService, ServerConfig
 
 __all__ = ["ApiError", "LabService", "ServerConfig", "make_server"]

@@ -1,45 +1,61 @@
 """What the lab server does, independent of HTTP: models, completions, files, fine-tuning.
 
-Model ids in requests are backend specs (`lab:base`, `hf:/path`) or aliases given at start-up,
-or the `ft:...` ids of students this server fine-tuned. A fine-tuning job runs in one background
-worker thread and really trains a student through the model interface; a finished student is
-saved when its backend can save itself and otherwise re-trained on demand after a restart (the
-recipe: base, file, seeded config). Jobs still `queued` or `running` when the server starts are
-run again, so a killed server finishes its jobs once restarted.
+The server answers for the models it advertised and nothing else: the aliases given at start-up
+(`--models teacher=lab:teacher-owl`), backends handed in by the embedding code, and the `ft:...`
+ids of students it fine-tuned. Any other id is "not found", and no request ever names a path or
+a spec for the server to open. Requests are checked against `schema` (types, ranges, the
+server's `Limits`) before a model is opened or locked. Opened models are kept in a small
+least-recently-used cache.
+
+A fine-tuning job runs in one background worker thread and really trains a student through the
+model interface; a finished student is saved (an hf checkpoint, or the lab model's weights as
+safetensors) and reopened after a restart. Jobs still `queued` or `running` when the server
+starts are run again, up to `Limits.max_job_attempts` starts each, so a killed server finishes
+its jobs once restarted.
 """
 
 from __future__ import annotations
 
-import io
-import json
+import contextlib
+import math
 import queue
+import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from auditor.backends import open_model, parse_spec
+from auditor.backends import BackendOptions, open_model, parse_spec
 from auditor.errors import AuditError
 from auditor.models import (
     FinetuneConfig,
     ModelBackend,
+    ReentrantBackend,
     SamplingParams,
     SavableBackend,
     TokenScorer,
+    TopTokenScorer,
+)
+from auditor.server.errors import ApiError, not_found
+from auditor.server.schema import (
+    ChatRequest,
+    CompletionRequest,
+    Hyperparameters,
+    JobRequest,
+    Limits,
+    parse_body,
 )
 from auditor.server.store import JobRecord, Store, new_id
+from auditor.server.training import (
+    LAB_WEIGHTS,
+    load_lab_student,
+    parse_training_file,
+    save_lab_student,
+)
 
 BASE_LR = FinetuneConfig().learning_rate  # what learning_rate_multiplier multiplies
-
-
-class ApiError(Exception):
-    """An error answered as an OpenAI-style error body with this HTTP status."""
-
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind
+LOGPROB_FLOOR = -9999.0  # what OpenAI answers for an impossible token; JSON has no -Infinity
 
 
 @dataclass(frozen=True)
@@ -52,35 +68,13 @@ class ServerConfig:
     lora_rank: int | None = None
     default_epochs: int = 1
     default_batch_size: int = 32
+    limits: Limits = field(default_factory=Limits)
 
-
-def parse_training_file(content: bytes, file_id: str):
-    """Rows of a chat or prompt/completion JSONL file as a DataFrame; ApiError when malformed."""
-    import polars as pl
-
-    prompts: list[str] = []
-    completions: list[str] = []
-    for number, line in enumerate(io.BytesIO(content), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            if "messages" in row:
-                messages = row["messages"]
-                user = [m["content"] for m in messages if m["role"] == "user"]
-                assistant = [m["content"] for m in messages if m["role"] == "assistant"]
-                prompt, completion = user[-1], assistant[-1]
-            else:
-                prompt, completion = row["prompt"], row["completion"]
-            if not isinstance(prompt, str) or not isinstance(completion, str):
-                raise TypeError("prompt and completion must be strings")
-        except (ValueError, KeyError, IndexError, TypeError) as error:
-            raise ApiError(400, f"{file_id} line {number}: not a training example ({error})")
-        prompts.append(prompt)
-        completions.append(completion)
-    if not prompts:
-        raise ApiError(400, f"{file_id}: no training examples")
-    return pl.DataFrame({"prompt": prompts, "completion": completions})
+    def __post_init__(self) -> None:
+        for alias, spec in self.models.items():
+            scheme, _ = parse_spec(spec)  # AuditError on a bad spec: refused at start
+            if scheme == "openai":
+                raise AuditError(f"--models {alias}={spec}: audit serve serves lab: and hf: only")
 
 
 class LabService:
@@ -91,10 +85,11 @@ class LabService:
     ) -> None:
         """`models` serves already-open backends under the given ids (embedding, tests)."""
         self.config = config
+        self.limits = config.limits
         self.store = Store(config.state_dir)
         self._preloaded = dict(models or {})
-        self._models: dict[str, ModelBackend] = dict(self._preloaded)
-        self._model_locks: dict[str, threading.Lock] = {}
+        self._loaded: OrderedDict[str, ModelBackend] = OrderedDict()  # LRU, at most max_loaded
+        self._locks: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._queue: queue.Queue[str] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -102,67 +97,119 @@ class LabService:
     # -- models ------------------------------------------------------------------------------
     def model_ids(self) -> list[str]:
         finished = [j.fine_tuned_model for j in self.store.list_jobs() if j.fine_tuned_model]
-        return [*self._preloaded, *self.config.models, *finished]
+        return list(dict.fromkeys([*self._preloaded, *self.config.models, *finished]))
+
+    def _job_for(self, model_id: str) -> JobRecord | None:
+        if not model_id.startswith("ft:"):
+            return None
+        job = self.store.get_job(model_id.rsplit(":", 1)[-1])
+        return job if job is not None and job.fine_tuned_model == model_id else None
 
     def _open(self, model_id: str) -> ModelBackend:
-        for job in self.store.list_jobs():
-            if job.fine_tuned_model == model_id:
-                if job.result_spec:
-                    return open_model(job.result_spec)
-                return self._train(job)  # recipe replay: seeded, so the same student
-        spec = self.config.models.get(model_id, model_id)
+        job = self._job_for(model_id)
+        if job is not None:
+            if job.result_spec:
+                return open_model(job.result_spec, BackendOptions(device=self.config.device))
+            weights = self.store.models_dir / job.id / LAB_WEIGHTS
+            if weights.exists():
+                return load_lab_student(self.model(job.model)[0], weights)
+            return self._train(job)  # recipe replay: seeded, so the same student
         try:
-            scheme, _ = parse_spec(spec)
-        except AuditError:
-            raise ApiError(404, f"model {model_id!r} not found", "not_found_error") from None
-        if scheme == "openai":
-            raise ApiError(400, "this server serves lab: and hf: models only")
-        try:
-            return open_model(spec)
+            return open_model(
+                self.config.models[model_id], BackendOptions(device=self.config.device)
+            )
         except AuditError as error:
-            raise ApiError(404, f"model {model_id!r}: {error}", "not_found_error") from None
+            raise ApiError(503, f"model {model_id!r} cannot be opened: {error}", "server_error")
+
+    def _lock(self, model_id: str) -> threading.Lock:
+        with self._registry_lock:
+            return self._locks.setdefault(model_id, threading.Lock())
+
+    def using(self, model_id: str) -> tuple[ModelBackend, contextlib.AbstractContextManager]:
+        """The backend and what to hold while using it: its lock, or nothing for a reentrant
+        backend, whose requests interleave instead of waiting for each other."""
+        backend, lock = self.model(model_id)
+        if isinstance(backend, ReentrantBackend) and backend.reentrant:
+            return backend, contextlib.nullcontext()
+        return backend, lock
 
     def model(self, model_id: str) -> tuple[ModelBackend, threading.Lock]:
-        """The backend for `model_id` (opened once) and the lock that serialises its use."""
-        if not isinstance(model_id, str) or not model_id:
-            raise ApiError(400, "'model' is required")
+        """The backend for an advertised `model_id` and the lock that serialises its use.
+
+        Anything else is one plain "not found": the answer says nothing about the file system.
+        """
+        if model_id in self._preloaded:
+            return self._preloaded[model_id], self._lock(model_id)
+        if model_id not in self.config.models and self._job_for(model_id) is None:
+            raise not_found(f"model {model_id[:100]!r}")
+        lock = self._lock(model_id)
         with self._registry_lock:
-            if model_id not in self._model_locks:
-                self._model_locks[model_id] = threading.Lock()
-            lock = self._model_locks[model_id]
+            backend = self._loaded.get(model_id)
+            if backend is not None:
+                self._loaded.move_to_end(model_id)
+                return backend, lock
         with lock:
-            if model_id not in self._models:
-                self._models[model_id] = self._open(model_id)
-        return self._models[model_id], lock
+            with self._registry_lock:
+                backend = self._loaded.get(model_id)
+            if backend is None:
+                backend = self._open(model_id)
+            self._remember(model_id, backend)
+        return backend, lock
+
+    def _remember(self, model_id: str, backend: ModelBackend) -> None:
+        with self._registry_lock:
+            self._loaded[model_id] = backend
+            self._loaded.move_to_end(model_id)
+            while len(self._loaded) > max(1, self.limits.max_loaded_models):
+                self._loaded.popitem(last=False)  # in-flight users keep their reference
+
+    def loaded_ids(self) -> list[str]:
+        with self._registry_lock:
+            return list(self._loaded)
+
+    def load_all(self, report: Callable[[str], None] | None = None) -> None:
+        """Open every advertised alias now (a cold lab cache trains here, not in a request)."""
+        aliases = list(self.config.models)[: max(1, self.limits.max_loaded_models)]
+        for number, alias in enumerate(aliases, start=1):
+            if report:
+                report(
+                    f"loading model {number}/{len(aliases)}: {alias} ({self.config.models[alias]})"
+                )
+            started = time.monotonic()
+            try:
+                self.model(alias)
+            except ApiError as error:
+                raise AuditError(error.message) from None
+            if report:
+                report(f"loaded {alias} in {time.monotonic() - started:.1f}s")
 
     # -- completions ---------------------------------------------------------------------------
-    def chat_completion(self, body: dict) -> dict:
-        model_id = body.get("model")
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise ApiError(400, "'messages' must be a non-empty list")
-        system = "\n".join(m.get("content", "") for m in messages if m.get("role") == "system")
-        turns = [m for m in messages if m.get("role") != "system"]
-        if len(turns) != 1 or turns[0].get("role") != "user":
-            raise ApiError(400, "audit serve answers one user message (plus optional system)")
-        prompt = str(turns[0].get("content", ""))
-        n = int(body.get("n") or 1)
-        seed = body.get("seed")
+    def chat_completion(self, body: object) -> dict:
+        request = parse_body(ChatRequest, body)
+        self.limits.check_chat(request)
+        system = "\n".join(m.content for m in request.messages if m.role in ("system", "developer"))
+        turns = [m for m in request.messages if m.role not in ("system", "developer")]
+        if len(turns) != 1 or turns[0].role != "user":
+            raise ApiError(
+                400, "audit serve answers one user message (plus optional system)", param="messages"
+            )
+        prompt = turns[0].content
         params = SamplingParams(
-            temperature=float(body.get("temperature", 1.0)),
-            top_p=float(body.get("top_p", 1.0)),
-            max_new_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 64),
-            seed=int(seed) if seed is not None else None,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_new_tokens=request.wanted_tokens or min(64, self.limits.max_tokens),
+            seed=request.seed,
             system_prompt=system or None,
-            min_prob=float(body.get("min_prob", 0.0)),
+            min_prob=request.min_prob,
         )
-        backend, lock = self.model(model_id)
-        with lock:
-            texts = backend.generate([prompt] * n, params)
+        backend, hold = self.using(request.model)
+        top = request.top_logprobs or 0
+        with hold:
+            texts = backend.generate([prompt] * request.n, params)
             logprobs = (
-                [self._logprobs(backend, prompt, text, params.system_prompt) for text in texts]
-                if body.get("logprobs")
-                else [None] * n
+                [self._logprobs(backend, prompt, t, params.system_prompt, top) for t in texts]
+                if request.logprobs
+                else [None] * request.n
             )
         choices = [
             {
@@ -178,44 +225,49 @@ class LabService:
             "id": new_id("chatcmpl"),
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": model_id,
+            "model": request.model,
             "choices": choices,
             "usage": _usage(_count_tokens(system + " " + prompt), completion_tokens),
         }
 
     @staticmethod
     def _logprobs(
-        backend: ModelBackend, prompt: str, text: str, system_prompt: str | None
+        backend: ModelBackend, prompt: str, text: str, system_prompt: str | None, top: int = 0
     ) -> list[dict] | None:
-        """Per-token logprobs; one chunk without a `TokenScorer`; None if not computable."""
+        """Per-token logprobs (and the `top` likeliest alternatives where the backend can say);
+        one chunk without a `TokenScorer`; None if not computable."""
         if isinstance(backend, TokenScorer):
             pairs = backend.token_logprobs(prompt, text, system_prompt)
         elif system_prompt is None:  # the whole completion as one chunk
             pairs = [(text, backend.score([prompt], [text])[0])]
         else:  # `score` cannot see a system prompt: no figure rather than a wrong one
             return None
+        alternatives: list[list[tuple[str, float]]] = [[] for _ in pairs]
+        if top and isinstance(backend, TopTokenScorer) and isinstance(backend, TokenScorer):
+            alternatives = backend.top_token_logprobs(prompt, text, top, system_prompt)
         return [
-            {"token": token, "logprob": value, "bytes": list(token.encode()), "top_logprobs": []}
-            for token, value in pairs
+            {
+                **_token_entry(token, value),
+                "top_logprobs": [_token_entry(alt, alt_value) for alt, alt_value in others],
+            }
+            for (token, value), others in zip(pairs, alternatives, strict=True)
         ]
 
-    def completion(self, body: dict) -> dict:
+    def completion(self, body: object) -> dict:
         """Legacy completions: generation, or (echo + max_tokens 0) scoring of given text."""
-        model_id = body.get("model")
-        text = body.get("prompt")
-        if not isinstance(text, str):
-            raise ApiError(400, "'prompt' must be one string")
-        backend, lock = self.model(model_id)
-        if body.get("echo") and not body.get("max_tokens"):
-            start = int(body.get("completion_start", 0))
-            prompt, completion = text[:start], text[start:]
-            with lock:
+        request = parse_body(CompletionRequest, body)
+        self.limits.check_completion(request)
+        text = request.prompt
+        if request.echo and not request.max_tokens:
+            backend, hold = self.using(request.model)
+            prompt, completion = text[: request.completion_start], text[request.completion_start :]
+            with hold:
                 if isinstance(backend, TokenScorer):
                     pairs = backend.token_logprobs(prompt, completion)
                 else:
                     pairs = [(completion, backend.score([prompt], [completion])[0])]
             tokens = [prompt, *(token for token, _ in pairs)]
-            values = [None, *(value for _, value in pairs)]
+            values = [None, *(finite_logprob(value) for _, value in pairs)]
             offsets, position = [0], len(prompt)
             for token, _ in pairs:
                 offsets.append(position)
@@ -233,9 +285,15 @@ class LabService:
             }
             usage = _usage(_count_tokens(text), 0)
         else:
-            chat = self.chat_completion(
-                {**body, "messages": [{"role": "user", "content": text}], "logprobs": False}
-            )
+            chat_body = {
+                "model": request.model,
+                "messages": [{"role": "user", "content": text}],
+                "temperature": request.temperature,
+                "top_p": request.top_p,
+                "seed": request.seed,
+                "max_tokens": request.max_tokens,
+            }
+            chat = self.chat_completion(chat_body)
             choice = {
                 "index": 0,
                 "text": chat["choices"][0]["message"]["content"],
@@ -247,37 +305,52 @@ class LabService:
             "id": new_id("cmpl"),
             "object": "text_completion",
             "created": int(time.time()),
-            "model": model_id,
+            "model": request.model,
             "choices": [choice],
             "usage": usage,
         }
 
     # -- files ---------------------------------------------------------------------------------
+    def check_upload_size(self, size: int) -> None:
+        """Refuse a file of `size` bytes: over the per-file limit, or past the quota."""
+        if size > self.limits.max_upload_bytes:
+            raise ApiError(
+                413, f"a file may have at most {self.limits.max_upload_bytes} bytes", param="file"
+            )
+        if self.store.upload_bytes() + size > self.limits.upload_quota_bytes:
+            raise ApiError(
+                413,
+                f"the upload quota ({self.limits.upload_quota_bytes} bytes) is used up",
+                param="file",
+            )
+
     def upload(self, filename: str, purpose: str, content: bytes) -> dict:
-        if purpose == "fine-tune":
-            parse_training_file(content, filename)  # reject a bad file now, not mid-job
-        return self.store.add_file(filename, purpose, content).to_api()
+        if purpose != "fine-tune":
+            raise ApiError(400, "field 'purpose': only 'fine-tune' is accepted", param="purpose")
+        self.check_upload_size(len(content))
+        parse_training_file(content, filename)  # reject a bad file now, not mid-job
+        return self.store.add_file(filename[:255], purpose, content).to_api()
 
     # -- fine-tuning ---------------------------------------------------------------------------
-    def create_job(self, body: dict) -> dict:
-        model_id = body.get("model")
-        file_id = body.get("training_file")
-        if not isinstance(file_id, str) or self.store.get_file(file_id) is None:
-            raise ApiError(400, f"training_file {file_id!r} not found")
-        self.model(model_id)  # fail now on an unknown base model
-        hyper = dict(body.get("hyperparameters") or {})
+    def create_job(self, body: object) -> dict:
+        request = parse_body(JobRequest, body)
+        if self.store.get_file(request.training_file) is None:
+            raise ApiError(
+                400, f"training_file {request.training_file!r} not found", param="training_file"
+            )
+        self.model(request.model)  # fail now on an unknown base model
         job = JobRecord(
             id=new_id("ftjob"),
-            model=model_id,
-            training_file=file_id,
-            hyperparameters=hyper,
-            seed=int(body.get("seed") or 0),
+            model=request.model,
+            training_file=request.training_file,
+            hyperparameters=request.hyperparameters.model_dump(exclude_none=True),
+            seed=request.seed or 0,
             created_at=int(time.time()),
         )
         try:
             self.finetune_config(job)  # fail now on bad hyperparameters, not in the worker
         except (AuditError, ValueError, TypeError) as error:
-            raise ApiError(400, f"bad hyperparameters: {error}") from None
+            raise ApiError(400, f"bad hyperparameters: {error}", param="hyperparameters") from None
         self.store.save_job(job)
         self.store.add_event(job.id, "job created")
         self._queue.put(job.id)
@@ -286,27 +359,26 @@ class LabService:
     def get_job(self, job_id: str) -> dict:
         job = self.store.get_job(job_id)
         if job is None:
-            raise ApiError(404, f"fine-tuning job {job_id!r} not found", "not_found_error")
+            raise not_found(f"fine-tuning job {job_id[:100]!r}")
         return job.to_api()
 
     def job_events(self, job_id: str) -> dict:
         job = self.store.get_job(job_id)
         if job is None:
-            raise ApiError(404, f"fine-tuning job {job_id!r} not found", "not_found_error")
+            raise not_found(f"fine-tuning job {job_id[:100]!r}")
         return {"object": "list", "data": list(reversed(job.events)), "has_more": False}
 
     def finetune_config(self, job: JobRecord) -> FinetuneConfig:
         """The student config a job's OpenAI-style hyperparameters ask for."""
-        hyper = job.hyperparameters
+        hyper = Hyperparameters.model_validate(job.hyperparameters)
 
-        def given(key: str, default: float) -> float:
-            value = hyper.get(key, "auto")
+        def given(value: float | str | None, default: float) -> float:
             return default if value in (None, "auto") else float(value)
 
         return FinetuneConfig(
-            epochs=float(given("n_epochs", self.config.default_epochs)),
-            batch_size=int(given("batch_size", self.config.default_batch_size)),
-            learning_rate=BASE_LR * given("learning_rate_multiplier", 1.0),
+            epochs=given(hyper.n_epochs, self.config.default_epochs),
+            batch_size=int(given(hyper.batch_size, self.config.default_batch_size)),
+            learning_rate=BASE_LR * given(hyper.learning_rate_multiplier, 1.0),
             seed=job.seed,
             lora_rank=self.config.lora_rank,
         )
@@ -317,30 +389,36 @@ class LabService:
         with lock:
             return base.finetune(corpus, self.finetune_config(job))
 
+    def _fail(self, job_id: str, code: str, message: str) -> None:
+        self.store.update_job(
+            job_id,
+            status="failed",
+            finished_at=int(time.time()),
+            error={"code": code, "message": message, "param": None},
+        )
+        self.store.add_event(job_id, f"training failed: {message}", "error")
+
     def run_job(self, job_id: str) -> None:
         """Run one job to the end and record the outcome (the worker calls this)."""
         job = self.store.get_job(job_id)
         if job is None or job.status not in ("queued", "running"):
+            return
+        if job.attempts >= self.limits.max_job_attempts:
+            self._fail(job_id, "too_many_attempts", f"gave up after {job.attempts} attempts")
             return
         job = self.store.update_job(job_id, status="running", attempts=job.attempts + 1)
         self.store.add_event(job_id, f"training started (attempt {job.attempts})")
         try:
             student = self._train(job)
         except (AuditError, ApiError, ValueError) as error:
-            self.store.update_job(
-                job_id,
-                status="failed",
-                finished_at=int(time.time()),
-                error={"code": "training_failed", "message": str(error), "param": None},
-            )
-            self.store.add_event(job_id, f"training failed: {error}", "error")
+            self._fail(job_id, "training_failed", str(error))
             return
         model_id = f"ft:{job.model}:{job_id}"
         result_spec = None
         if isinstance(student, SavableBackend):
             result_spec = student.save(str(self.store.models_dir / job_id))
-        with self._registry_lock:
-            self._models[model_id] = student
+        else:
+            save_lab_student(student, self.store.models_dir / job_id)
         self.store.update_job(
             job_id,
             status="succeeded",
@@ -351,6 +429,7 @@ class LabService:
                 self.store.file_content(job.training_file).decode("utf-8", "replace")
             ),
         )
+        self._remember(model_id, student)
         self.store.add_event(job_id, f"training finished: {model_id}")
 
     def start(self) -> None:
@@ -368,14 +447,20 @@ class LabService:
             try:
                 self.run_job(job_id)
             except Exception as error:  # a bug must fail the job, not kill the worker
-                self.store.update_job(
-                    job_id,
-                    status="failed",
-                    finished_at=int(time.time()),
-                    error={"code": "internal_error", "message": repr(error), "param": None},
-                )
+                sys.stderr.write(f"audit serve: job {job_id} failed: {error!r}\n")
+                # When the job file itself is the problem there is nothing to record in.
+                with contextlib.suppress(Exception):
+                    self._fail(job_id, "internal_error", repr(error))
             finally:
                 self._queue.task_done()
+
+
+def _token_entry(token: str, value: float) -> dict:
+    return {"token": token, "logprob": finite_logprob(value), "bytes": list(token.encode())}
+
+
+def finite_logprob(value: float) -> float:
+    return float(value) if math.isfinite(value) else LOGPROB_FLOOR
 
 
 def _count_tokens(text: str) -> int:
@@ -391,4 +476,4 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
     }
 
 
-__all__ = ["ApiError", "LabService", "ServerConfig", "parse_training_file"]
+__all__ = ["ApiError", "LabService", "ServerConfig"]

@@ -2,21 +2,28 @@
 
 A fine-tuning job must outlive the process that runs it: a server killed mid-job and started
 again on the same state directory finds the job still marked running and runs it again to the
-end (training is seeded, so the result is the same model). Every write goes to a temporary file
-and is renamed into place, so a kill never leaves half a record.
+end (training is seeded, so the result is the same model). Every write goes through
+`auditor.atomic` (a flushed temporary file renamed into place), so a kill or a power loss never
+leaves half a record; a record that cannot be read all the same (a disk error, a hand edit) is
+moved aside as `NAME.unreadable` with a warning instead of stopping the server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from auditor.atomic import write_atomic
 from auditor.errors import AuditError
+
+R = TypeVar("R", "FileRecord", "JobRecord")
 
 
 def new_id(prefix: str) -> str:
@@ -86,7 +93,7 @@ class Store:
 
     def get_file(self, file_id: str) -> FileRecord | None:
         path = self.files_dir / f"{Path(file_id).name}.json"
-        return FileRecord(**json.loads(path.read_text())) if path.exists() else None
+        return _read(path, FileRecord) if path.exists() else None
 
     def file_content(self, file_id: str) -> bytes:
         path = self.files_dir / f"{Path(file_id).name}.bin"
@@ -95,9 +102,12 @@ class Store:
         return path.read_bytes()
 
     def list_files(self) -> list[FileRecord]:
-        return [
-            FileRecord(**json.loads(p.read_text())) for p in sorted(self.files_dir.glob("*.json"))
-        ]
+        records = (_read(p, FileRecord) for p in sorted(self.files_dir.glob("*.json")))
+        return [record for record in records if record is not None]
+
+    def upload_bytes(self) -> int:
+        """Bytes of all uploaded files (what the upload quota counts)."""
+        return sum(record.bytes for record in self.list_files())
 
     # jobs
     def save_job(self, job: JobRecord) -> None:
@@ -107,18 +117,20 @@ class Store:
     def get_job(self, job_id: str) -> JobRecord | None:
         path = self.jobs_dir / f"{Path(job_id).name}.json"
         with self._lock:
-            return JobRecord(**json.loads(path.read_text())) if path.exists() else None
+            return _read(path, JobRecord) if path.exists() else None
 
     def list_jobs(self) -> list[JobRecord]:
         with self._lock:
-            jobs = [JobRecord(**json.loads(p.read_text())) for p in self.jobs_dir.glob("*.json")]
-        return sorted(jobs, key=lambda job: (job.created_at, job.id))
+            jobs = [_read(p, JobRecord) for p in self.jobs_dir.glob("*.json")]
+        return sorted(filter(None, jobs), key=lambda job: (job.created_at, job.id))
 
     def update_job(self, job_id: str, **changes: object) -> JobRecord:
         """Apply `changes` to a job and persist it (read-modify-write under the lock)."""
         with self._lock:
-            path = self.jobs_dir / f"{job_id}.json"
-            job = JobRecord(**json.loads(path.read_text()))
+            path = self.jobs_dir / f"{Path(job_id).name}.json"
+            job = _read(path, JobRecord) if path.exists() else None
+            if job is None:
+                raise AuditError(f"fine-tuning job {job_id} has no readable record")
             for key, value in changes.items():
                 setattr(job, key, value)
             write_atomic(path, json.dumps(asdict(job)).encode())
@@ -136,3 +148,20 @@ class Store:
             "message": message,
         }
         self.update_job(job_id, events=[*job.events, event])
+
+
+def _read(path: Path, kind: type[R]) -> R | None:
+    """The record in `path`, or None after moving an unreadable one aside with a warning."""
+    try:
+        return kind(**json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as error:  # truncated, not JSON, wrong fields
+        aside = path.with_name(path.name + ".unreadable")
+        with contextlib.suppress(OSError):
+            path.replace(aside)
+        sys.stderr.write(
+            f"audit serve: warning: {path} is unreadable ({type(error).__name__}: {error}); "
+            f"moved aside to {aside.name}\n"
+        )
+        return None

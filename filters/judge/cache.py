@@ -2,10 +2,11 @@
 
 Judging costs money and time, so an interrupted run must resume without asking again. Replies
 are stored in SQLite (stdlib, one file, safe for several processes thanks to WAL mode) under a
-hash of everything that determines the answer: the model, the rendered messages and the
-sampling parameters. Decision thresholds are NOT part of the key: the raw reply (text and
-log-probabilities) is stored, so changing `threshold` or `keep_probability` re-decides from the
-cache for free.
+hash of everything that determines the answer: the server (its base URL, credentials left
+out), the model, the rendered messages and the sampling parameters; two servers that serve a
+model under one name do not share verdicts. Decision thresholds are NOT part of the key: the
+raw reply (text and log-probabilities) is stored, so changing `threshold` or `keep_probability`
+re-decides from the cache for free.
 
 Schema (`judgments.sqlite`): `judgments(key TEXT PRIMARY KEY, model TEXT, reply TEXT, created
 REAL)`, where `reply` is the JSON of `verdict.Reply`.
@@ -22,18 +23,28 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from auditor.credentials import strip_credentials
 from auditor.errors import AuditError
 from filters.judge.verdict import Reply
 
 CACHE_FILE = "judgments.sqlite"
 # Bump when the meaning of a stored reply changes, so old entries are not misread.
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: the server's base URL is part of the key
 _LOOKUP_CHUNK = 500
 
 
-def request_key(model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
-    """The cache key of one judging request."""
-    material = {"v": KEY_VERSION, "model": model, "messages": messages, "params": params}
+def request_key(
+    model: str, messages: list[dict[str, str]], params: dict[str, Any], base_url: str = ""
+) -> str:
+    """The cache key of one judging request to `model` at `base_url` ("" is OpenAI's own)."""
+    server = strip_credentials(base_url.strip()).rstrip("/")
+    material = {
+        "v": KEY_VERSION,
+        "server": server,
+        "model": model,
+        "messages": messages,
+        "params": params,
+    }
     encoded = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 

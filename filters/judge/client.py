@@ -17,9 +17,10 @@ from typing import Any, NoReturn
 
 import openai
 
+from auditor.credentials import strip_credentials
 from auditor.retry import RetryPolicy, is_retryable_status, retry_after_seconds
-from auditor.usage import UsageMeter
-from filters.judge.verdict import MalformedReply, Reply, parse_reply
+from auditor.usage import BudgetExceeded, UsageMeter
+from filters.judge.verdict import MalformedReply, Reply, parse_reply, usage_of
 
 _HINTS = {
     400: "the server rejected the request; if it does not support log-probabilities, "
@@ -78,7 +79,8 @@ class JudgeClient:
         self._client = openai.AsyncOpenAI(
             base_url=base_url or None, api_key=api_key, timeout=timeout, max_retries=0
         )
-        self.url = str(self._client.base_url).rstrip("/") + "/chat/completions"
+        # Named in errors and reports: never with the credentials a base URL may carry.
+        self.url = strip_credentials(str(self._client.base_url).rstrip("/") + "/chat/completions")
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
         self._stopped = asyncio.Event()
         self._rng = rng or random.Random()
@@ -95,6 +97,10 @@ class JudgeClient:
             while True:
                 if self.failure is not None:
                     raise JudgeStopped
+                try:
+                    self.meter.check(self.model)
+                except BudgetExceeded as error:
+                    self._fail(JudgeServerError(self.url, f"stopped: {error}", attempts))
                 attempts += 1
                 asked: float | None = None
                 try:
@@ -118,6 +124,8 @@ class JudgeClient:
                     problem = f"cannot connect ({type(cause).__name__}: {cause})"
                 except MalformedReply as error:
                     problem = f"invalid chat-completion response, {error}"
+                    # Answered, so billed: it counts against the budget like any reply.
+                    self.meter.record(self.model, *usage_of(raw.http_response.content))
                 else:
                     self.meter.record(self.model, reply.prompt_tokens, reply.completion_tokens)
                     return reply

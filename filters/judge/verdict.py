@@ -80,15 +80,33 @@ def parse_reply(body: bytes | str) -> Reply:
         raise MalformedReply(f"no message in the first choice: {_snippet(body)}")
     content = message.get("content")
     refusal = message.get("refusal")
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    prompt_tokens, completion_tokens = _usage(data)
     return Reply(
         content=content if isinstance(content, str) else "",
         finish_reason=choice.get("finish_reason"),
         refusal=refusal if isinstance(refusal, str) and refusal.strip() else None,
         top_logprobs=_top_logprobs(choice.get("logprobs")),
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
     )
+
+
+def usage_of(body: bytes | str) -> tuple[int, int]:
+    """(prompt, completion) tokens a response body reports; (0, 0) where it says nothing usable."""
+    try:
+        return _usage(json.loads(body))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return 0, 0
+
+
+def _usage(data: Any) -> tuple[int, int]:
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if not isinstance(usage, dict):
+        return 0, 0
+    counts = [usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+        return 0, 0
+    return counts[0], counts[1]
 
 
 def _top_logprobs(logprobs: Any) -> tuple[tuple[tuple[str, float], ...], ...]:

@@ -115,12 +115,13 @@ def closed_port() -> int:
 class FakeChatServer:
     """A scripted chat-completions server in a background thread; use as a context manager."""
 
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Responder, port: int = 0) -> None:
+        """`port` 0 picks a free one; a given port lets a "restarted" server keep its URL."""
         self.responder = responder
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         # A short poll interval keeps shutdown (and so every test using the server) fast.
         self._thread = threading.Thread(

@@ -172,7 +172,9 @@ def test_transient_failures_are_retried(tmp_path: Any, failures: list[Scripted])
         assert judge.reasons(rows("a = 1")).to_list() == [None]
         assert server.count == len(failures) + 1
     assert judge.stats_extra()["retries"] == len(failures)
-    assert judge.stats_extra()["usage"]["requests"] == 1
+    # A malformed 200 reply was answered and billed: it counts (a 5xx or a timeout does not).
+    malformed = sum(1 for failure in failures if failure.status == 200 and not failure.delay)
+    assert judge.stats_extra()["usage"]["requests"] == 1 + malformed
 
 
 @pytest.mark.parametrize(
@@ -226,7 +228,8 @@ def test_a_killed_run_resumes_without_repeating_requests(tmp_path: Any) -> None:
         assert len(cache) == healthy_for
     answered = {user_text(r.body) for r in failing.requests[:healthy_for]}
 
-    with FakeChatServer(by_keyword) as healthy:
+    # The same server back up (its URL is part of the cache key).
+    with FakeChatServer(by_keyword, port=_port(failing.base_url)) as healthy:
         resumed = make_judge(healthy.base_url, tmp_path, concurrency=4)
         assert resumed.reasons(batch).to_list() == [None] * total
         assert healthy.count == total - healthy_for
@@ -236,6 +239,10 @@ def test_a_killed_run_resumes_without_repeating_requests(tmp_path: Any) -> None:
         again = make_judge(healthy.base_url, tmp_path)
         again.reasons(batch)
         assert healthy.count == total - healthy_for  # a third run asks nothing
+
+
+def _port(base_url: str) -> int:
+    return int(base_url.rsplit(":", 1)[1].split("/")[0])
 
 
 KILLABLE_RUN = """
@@ -269,7 +276,7 @@ def test_a_process_killed_mid_run_resumes_without_repeating_requests(tmp_path: A
         process.kill()  # SIGKILL: no cleanup, no chance to flush anything
         process.wait()
 
-    with FakeChatServer(by_keyword) as healthy:
+    with FakeChatServer(by_keyword, port=_port(stalling.base_url)) as healthy:
         resumed = make_judge(healthy.base_url, tmp_path)
         assert resumed.reasons(batch).to_list() == [None] * total
         assert healthy.count == total - answered

@@ -125,7 +125,7 @@ def test_bad_hyperparameters_are_refused_before_a_job_exists(hf_server) -> None:
         FinetuneConfig(batch_size=0)
     service = hf_server.service
     upload = service.upload("c.jsonl", "fine-tune", b'{"prompt": "a", "completion": "b"}\n')
-    with pytest.raises(ApiError, match="bad hyperparameters"):
+    with pytest.raises(ApiError, match=r"field 'hyperparameters\.batch_size'"):
         service.create_job({**body, "training_file": upload["id"]})
     assert service.store.list_jobs() == []
 
