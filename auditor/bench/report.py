@@ -7,20 +7,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from auditor import jsonsafe
 from auditor.atomic import write_atomic
 from auditor.bench.students import STUDENTS as STUDENT_CHANNELS
 from auditor.report import svg
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe: NaN and infinities become null (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _num(value: Any, digits: int = 2, signed: bool = False) -> str:
@@ -184,7 +174,7 @@ def pareto_front(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_outputs(result: dict[str, Any], out: Path) -> list[Path]:
     """filters.json, filters.md and filters.svg under `out`, each written atomically."""
     out.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps(_plain(result), indent=2) + "\n"
+    payload = jsonsafe.dumps(result, indent=2) + "\n"
     return [
         write_atomic(out / "filters.json", payload),
         write_atomic(out / "filters.md", markdown(result)),
@@ -228,7 +218,7 @@ def write_channels(result: dict[str, Any], out: Path) -> list[Path]:
     """channels.json and channels.md under `out`, written atomically."""
     out.mkdir(parents=True, exist_ok=True)
     return [
-        write_atomic(out / "channels.json", json.dumps(_plain(result), indent=2) + "\n"),
+        write_atomic(out / "channels.json", jsonsafe.dumps(result, indent=2) + "\n"),
         write_atomic(out / "channels.md", channels_markdown(result)),
     ]
 

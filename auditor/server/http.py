@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import math
 import socket
 import sys
 import threading
@@ -28,6 +27,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+from auditor import jsonsafe
 from auditor.models import ModelBackend
 from auditor.server.errors import ApiError, not_found
 from auditor.server.schema import Limits
@@ -56,17 +56,6 @@ def _model(model_id: str) -> dict:
     return {"id": model_id, "object": "model", "created": 0, "owned_by": "audit-lab"}
 
 
-def _finite(value: object) -> object:
-    """`value` with every NaN or infinite float replaced by None (JSON has neither)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
-
-
 def _reject_constant(name: str) -> float:
     raise ApiError(400, f"request body is not JSON: {name} is not a JSON number")
 
@@ -93,7 +82,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- answers -------------------------------------------------------------------------------
     def _send(self, status: int, payload: dict, headers: Mapping[str, str] | None = None) -> None:
-        data = json.dumps(_finite(payload), allow_nan=False).encode()
+        data = jsonsafe.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
