@@ -14,10 +14,12 @@ import contextlib
 import functools
 import itertools
 import time
+from collections import Counter
 from typing import Any
 
 import ray
 
+from auditor.retry import RETRY_AFTER_CEILING, RetryPolicy
 from filters.judge.client import JudgeClient
 from filters.llm_judge import LLMJudge
 
@@ -26,28 +28,36 @@ NAMESPACE = "subliminal-audit"
 
 @ray.remote(num_cpus=0, max_concurrency=10_000)
 class PermitPool:
-    """A counting semaphore with leases; also records the most permits ever out at once."""
+    """A counting semaphore with leases. It also records the most permits ever out at once
+    and the most workers ever holding or waiting for one at once: two or more with the peak
+    at the limit means the limit held across workers (a limit per worker would have let
+    each of them have that many out)."""
 
     def __init__(self, limit: int, lease_s: float) -> None:
         self.limit = limit
         self.lease_s = lease_s
-        self.leases: dict[int, float] = {}  # token -> deadline
+        self.leases: dict[int, tuple[float, str]] = {}  # token -> (deadline, worker)
+        self.waiting: Counter[str] = Counter()
         self.peak = 0
+        self.peak_workers = 0
         self.reclaimed = 0
         self._tokens = itertools.count()
         self._changed = asyncio.Condition()
 
-    async def acquire(self) -> int:
+    async def acquire(self, worker: str) -> int:
         async with self._changed:
+            self.waiting[worker] += 1
+            self._note_workers()
             while len(self.leases) >= self.limit:
                 self._reclaim()
                 if len(self.leases) < self.limit:
                     break
-                soonest = min(self.leases.values()) - time.monotonic()
+                soonest = min(deadline for deadline, _ in self.leases.values()) - time.monotonic()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=max(0.01, soonest))
+            self.waiting[worker] -= 1
             token = next(self._tokens)
-            self.leases[token] = time.monotonic() + self.lease_s
+            self.leases[token] = (time.monotonic() + self.lease_s, worker)
             self.peak = max(self.peak, len(self.leases))
             return token
 
@@ -56,14 +66,24 @@ class PermitPool:
             self.leases.pop(token, None)
             self._changed.notify()
 
+    def _note_workers(self) -> None:
+        active = {worker for worker, count in self.waiting.items() if count > 0}
+        active.update(worker for _, worker in self.leases.values())
+        self.peak_workers = max(self.peak_workers, len(active))
+
     def _reclaim(self) -> None:
         now = time.monotonic()
-        for token in [t for t, deadline in self.leases.items() if deadline <= now]:
+        for token in [t for t, (deadline, _) in self.leases.items() if deadline <= now]:
             del self.leases[token]
             self.reclaimed += 1
 
     def report(self) -> dict[str, int]:
-        return {"limit": self.limit, "peak": self.peak, "reclaimed": self.reclaimed}
+        return {
+            "limit": self.limit,
+            "peak": self.peak,
+            "peak_workers": self.peak_workers,
+            "reclaimed": self.reclaimed,
+        }
 
 
 class _Permit:
@@ -71,10 +91,11 @@ class _Permit:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
+        self._worker = ray.get_runtime_context().get_worker_id()
         self._held: list[int] = []
 
     async def __aenter__(self) -> None:
-        self._held.append(await self._pool.acquire.remote())
+        self._held.append(await self._pool.acquire.remote(self._worker))
 
     async def __aexit__(self, *exc: object) -> None:
         await self._pool.release.remote(self._held.pop())
@@ -89,9 +110,11 @@ class ClusterLimitedClient(JudgeClient):
 
 
 def lease_seconds(judge: LLMJudge) -> float:
-    """The longest one request can hold a permit: every attempt's timeout and backoff."""
-    attempts = judge.max_retries + 1
-    return attempts * judge.timeout + judge.max_retries * judge.max_backoff + 5.0
+    """The longest one request can hold a permit: every attempt's timeout, and every wait
+    between attempts (a server's Retry-After may ask for more than the backoff cap)."""
+    policy = RetryPolicy(judge.max_retries, judge.backoff, judge.max_backoff)
+    waits = min(policy.max_total_wait, judge.max_retries * max(policy.cap, RETRY_AFTER_CEILING))
+    return (judge.max_retries + 1) * judge.timeout + waits + 1.0
 
 
 def share_limit(judge: LLMJudge, pool_name: str) -> Any:

@@ -16,6 +16,7 @@ engine, so outputs appear only when the whole run succeeded.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass
@@ -154,6 +155,9 @@ class FilterStage:
         self.step = step
         self.name = name
 
+    def __reduce__(self) -> Any:
+        return (_rebuilt_stage, (_portable(self.filter), self.step, self.name))
+
     def _ready_filter(self) -> Filter | Rewriter:
         if isinstance(self.filter, NeedsModel) and getattr(self.filter, "scorer", None) is None:
             from auditor.filtering import with_models
@@ -191,6 +195,40 @@ class FilterStage:
                 )
             )
         return pl.concat(parts, how="diagonal_relaxed").select(frame.columns).to_arrow()
+
+
+def _portable(filter_: Filter | Rewriter) -> Any:
+    """What travels to a worker: the filter itself when it pickles, else (a filter holding a
+    lock, say) its class, its parameters and whatever else of its state can travel; the
+    worker builds it again, as a config file would."""
+    from ray import cloudpickle
+
+    try:
+        cloudpickle.dumps(filter_)
+        return filter_
+    except Exception:
+        if not dataclasses.is_dataclass(filter_):
+            raise AuditError(f"filter {filter_.name!r} cannot be sent to Ray workers") from None
+    fields = dataclasses.fields(filter_)
+    params = {f.name: getattr(filter_, f.name) for f in fields if f.init}
+    state = {}
+    for f in fields:
+        if not f.init:
+            try:
+                cloudpickle.dumps(value := getattr(filter_, f.name))
+            except Exception:
+                continue  # rebuilt from the parameters on the worker
+            state[f.name] = value
+    return (type(filter_), params, state)
+
+
+def _rebuilt_stage(portable: Any, step: int, name: str) -> FilterStage:
+    if isinstance(portable, tuple):
+        cls, params, state = portable
+        portable = cls(**params)
+        for key, value in state.items():
+            setattr(portable, key, value)
+    return FilterStage(portable, step, name)
 
 
 def numeric_delta(after: Any, before: Any) -> Any:
@@ -288,13 +326,19 @@ def run_filters_ray(
                 progress.advance(task, out.rows)
             for part, writer in writers.items():
                 writer.empty_schema = EMPTY_SCHEMAS[part]
+        permits = [ray.get(pool.report.remote()) for pool in pools]
     except Exception as error:
         raise _user_error(error) from None
     finally:
         for pool in pools:
             ray.kill(pool)
     kept = pl.concat(kept_parts, how="vertical_relaxed") if collect_kept and kept_parts else None
-    info = cluster_info(ray, blocks=len(specs), stages=1 + len(filters))
+    info = cluster_info(
+        ray,
+        blocks=len(specs),
+        stages=1 + len(filters),
+        **({"judge_permits": permits} if permits else {}),
+    )
     return FilterRun(stats=stats, rows=rows, kept_rows=kept_rows, kept=kept, engine=info)
 
 

@@ -9,6 +9,16 @@ from typing import Any
 import pytest
 
 
+def _warm_up() -> int:
+    import time
+
+    import auditor.engine.ray_filtering  # noqa: F401
+    import filters.llm_judge  # noqa: F401
+
+    time.sleep(0.5)  # long enough that the two calls land on two workers
+    return os.getpid()
+
+
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[Any]:
     ray = pytest.importorskip("ray", reason="the ray extra is part of the dev setup")
@@ -19,8 +29,10 @@ def ray_cluster() -> Iterator[Any]:
         object_store_memory=400 * 2**20,
         include_dashboard=False,
         log_to_driver=False,
-        # Workers import the code under test from this checkout, as the driver does.
-        runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}},
     )
+    # Start both workers now, with the project imported, so a test's first blocks do not wait
+    # for a process to start (workers inherit PYTHONPATH and OMP_NUM_THREADS from here).
+    warm = ray.remote(_warm_up)
+    assert len(set(ray.get([warm.remote() for _ in range(2)]))) == 2
     yield ray
     ray.shutdown()
