@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from auditor.cli.flags import add_option
+from auditor.cli.flags import add_engine_option, add_option
 from auditor.errors import AuditError
 
 _stderr = Console(stderr=True, highlight=False)
@@ -113,6 +113,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(channels, "--seeds", default="3", help="number of seeds")
     add_option(channels, "--student", default="lnf-bias", help="probe student")
     add_option(channels, "--workers", type=int, default=2, help="worker processes")
+    add_engine_option(channels, "where students train (ray: one task each)")
     add_option(channels, "--out", required=True, help="output directory")
 
     sub.add_parser(
@@ -230,6 +231,7 @@ def _channels(args: argparse.Namespace) -> int:
         student=student_config(str(args.student), recipe),
         student_name=str(args.student),
         workers=max(1, int(args.workers)),
+        engine=args.engine,
     )
     started = time.perf_counter()
     with _stderr.status("lab channels") as status:
