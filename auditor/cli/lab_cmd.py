@@ -73,6 +73,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(trans, "--seeds", default="3", help="number of seeds")
     add_option(trans, "--rows", type=int, default=None, help="corpus rows (default: recipe's)")
     add_option(trans, "--no-soft", action="store_true", help="skip the soft-label students")
+    add_engine_option(trans, "where the seeds run (ray: one task per seed)")
     add_option(trans, "--out", required=True, help="output directory")
 
     digits = sub.add_parser(
@@ -161,7 +162,10 @@ def _transmission(args: argparse.Namespace) -> int:
             status.update(f"lab transmission: {message}")
             _progress(message)
 
-        result = run_transmission(recipe, targets, seeds, cache=args.cache, progress=say)
+        run = run_transmission
+        if args.engine == "ray":
+            from auditor.engine.tasks import run_transmission_on_ray as run
+        result = run(recipe, targets, seeds, cache=args.cache, progress=say)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["recipe"] = asdict(recipe)
     write_json(out / "transmission.json", result)

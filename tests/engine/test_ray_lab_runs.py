@@ -55,3 +55,16 @@ def test_students_on_ray_score_as_in_this_process(ray_cluster: Any, tmp_path: Pa
     assert len({tuple(s.values()) for s in ray_scores}) >= 2  # seeds give other students
     # Results are cached as locally: a warm run on Ray trains nothing.
     assert corpora_and_students("ray", tmp_path / "ray")[2] == 0
+
+
+def test_transmission_seeds_on_ray_give_the_local_records(ray_cluster: Any, tmp_path: Path) -> None:
+    from auditor.engine.tasks import run_transmission_on_ray
+    from auditor.lab.transmission import run_transmission
+
+    recipe = replace(micro_recipe(), corpus_rows=40, soft_labels=False)
+    on_ray = run_transmission_on_ray(recipe, ["owl"], [0, 1], cache=tmp_path / "lab")
+    here = run_transmission(recipe, ["owl"], [0, 1], cache=tmp_path / "lab")
+    assert [(r["target"], r["seed"]) for r in on_ray["records"]] == [("owl", 0), ("owl", 1)]
+    assert on_ray["records"] == here["records"]
+    assert on_ray["summary"] == here["summary"]
+    assert on_ray["bases_cached"] == {f"base_init{i}": False for i in range(4)}
