@@ -221,3 +221,23 @@ def _cli(argv: list[str], env: dict[str, str], check_ray: bool = False) -> Any:
         text=True,
         timeout=120,
     )
+
+
+def test_audit_on_ray_reports_the_engine_and_the_local_counts(
+    ray_cluster: Any, corpus_file: Path
+) -> None:
+    from auditor.cli.main import main
+
+    def report(engine: str) -> dict[str, Any]:
+        argv = [
+            str(corpus_file), "--trait", "owl", "--filters-only", "--json", "--engine", engine,
+            "--batch-rows", "500",
+        ]  # fmt: skip
+        code, printed = _capture(main, argv)
+        assert code in (0, 1)
+        return json.loads(printed)
+
+    local, ray = report("local"), report("ray")
+    assert local.pop("engine")["name"] == "local"
+    assert ray.pop("engine")["name"] == "ray"
+    assert ray == local
