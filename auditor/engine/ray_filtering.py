@@ -16,7 +16,9 @@ engine, so outputs appear only when the whole run succeeded.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
+import io
 import json
 import uuid
 from dataclasses import dataclass
@@ -62,7 +64,8 @@ def block_specs(corpus: Corpus) -> list[BlockSpec]:
             BlockSpec(i, row, min(size, total - row)) for i, row in enumerate(range(0, total, size))
         ]
     if corpus.format == "jsonl":
-        return _jsonl_specs(corpus.path, size)
+        # A chunk of blank lines only has no rows: the local reader skips it too.
+        return [spec for spec in _jsonl_specs(corpus.path, size) if spec.rows]
     raise AuditError(
         f"{corpus.path}: --engine ray reads Parquet and JSONL; convert this {corpus.format} "
         "corpus to Parquet, or use --engine local"
@@ -105,7 +108,8 @@ def read_block(corpus: Corpus, spec: BlockSpec) -> pl.DataFrame:
     else:
         with corpus.path.open("rb") as handle:
             handle.seek(spec.start)
-            lines = handle.read(spec.end - spec.start).splitlines(keepends=True)
+            # Lines as the local reader's file iteration cuts them (at b"\n" only).
+            lines = list(io.BytesIO(handle.read(spec.end - spec.start)))
         frame = _parse_jsonl_chunk(lines, corpus, spec.line, wanted)
     assert isinstance(frame, pl.DataFrame)
     if frame.height == 0:
@@ -280,7 +284,7 @@ def run_filters_ray(
         raise AuditError(f"{corpus.path}: the corpus is empty (no rows)")
     pipeline = FilterPipeline(filters)  # the stats' names, params and flags, as locally
     stats = pipeline.stats
-    pools = _share_judge_limits(ray, filters)
+    staged, pools = _share_judge_limits(filters)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
@@ -289,7 +293,7 @@ def run_filters_ray(
     dataset = ray.data.from_items(
         [vars(spec) for spec in specs], override_num_blocks=len(specs)
     ).map_batches(ReadStage(corpus), batch_size=None, batch_format="pyarrow")
-    for step, (filter_, stat) in enumerate(zip(filters, stats, strict=True)):
+    for step, (filter_, stat) in enumerate(zip(staged, stats, strict=True)):
         dataset = dataset.map_batches(
             FilterStage(filter_, step, stat.name),
             batch_size=None,
@@ -342,16 +346,26 @@ def run_filters_ray(
     return FilterRun(stats=stats, rows=rows, kept_rows=kept_rows, kept=kept, engine=info)
 
 
-def _share_judge_limits(ray: Any, filters: list[Filter | Rewriter]) -> list[Any]:
-    """One cluster-wide permit pool per judge filter (its `concurrency` is the limit)."""
+def _share_judge_limits(
+    filters: list[Filter | Rewriter],
+) -> tuple[list[Filter | Rewriter], list[Any]]:
+    """The filters as the stages run them, each judge a copy sharing one cluster-wide permit
+    pool (its `concurrency` is the limit), and the pools; the caller's judges are untouched,
+    so they still run here afterwards (the audit filters its reference with them)."""
     from filters.llm_judge import LLMJudge
 
-    judges = [f for f in filters if isinstance(f, LLMJudge)]
-    if not judges:
-        return []
+    if not any(isinstance(f, LLMJudge) for f in filters):
+        return filters, []
     from auditor.engine.judge_limit import share_limit
 
-    return [share_limit(judge, f"judge-permits-{uuid.uuid4().hex[:12]}") for judge in judges]
+    staged: list[Filter | Rewriter] = []
+    pools = []
+    for filter_ in filters:
+        if isinstance(filter_, LLMJudge):
+            filter_ = copy.copy(filter_)
+            pools.append(share_limit(filter_, f"judge-permits-{uuid.uuid4().hex[:12]}"))
+        staged.append(filter_)
+    return staged, pools
 
 
 def _resources(filter_: Filter | Rewriter) -> dict[str, Any]:

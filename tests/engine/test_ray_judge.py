@@ -18,8 +18,10 @@ import pytest
 
 from auditor.corpus import ReadOptions, open_corpus
 from auditor.filtering import run_filters
+from filters.judge.client import JudgeClient
 from filters.llm_judge import LLMJudge
 from tests.fakes.chat_server import FakeChatServer, Scripted, completion, user_text
+from tests.filters.test_llm_judge import make_judge
 
 BATCH_ROWS = 24
 ROWS = 120  # 5 blocks
@@ -62,32 +64,27 @@ def corpus_file(tmp_path: Path) -> Path:
     return path
 
 
-def judge(base_url: str, cache: Path, **params: Any) -> LLMJudge:
-    settings: dict[str, Any] = {
-        "rubric": "code",
-        "trait": "owl",
-        "model": "judge-model",
-        "base_url": base_url,
-        "api_key": "test-key",
-        "cache_dir": str(cache),
-        "concurrency": LIMIT,
-        "max_retries": 0,
-        "timeout": 2.0,
-    }
-    return LLMJudge(**{**settings, **params})
+def judge(base_url: str, cache: Path) -> LLMJudge:
+    return make_judge(
+        base_url, cache, cache_dir=str(cache), concurrency=LIMIT, max_retries=0, timeout=2.0
+    )
 
 
 def run(engine: str, corpus_file: Path, base_url: str, cache: Path, out: Path) -> Any:
     out.mkdir(parents=True, exist_ok=True)
     corpus = open_corpus(corpus_file, ReadOptions(batch_rows=BATCH_ROWS))
-    return run_filters(
+    mine = judge(base_url, cache)
+    result = run_filters(
         corpus,
-        [judge(base_url, cache)],
+        [mine],
         kept_path=out / "kept.parquet",
         removed_path=out / "removed.parquet",
         quiet=True,
         engine=engine,
     )
+    # The caller's judge still asks on its own afterwards (the audit judges its reference).
+    assert mine.client_factory is JudgeClient
+    return result
 
 
 def comparable(stats: Any) -> dict[str, Any]:

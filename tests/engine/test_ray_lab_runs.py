@@ -7,20 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from auditor.bench.lab_runs import CorpusJob, LabRunner, StudentJob
-from auditor.lab.probe import StudentConfig
-from auditor.lab.teachers import TeacherConfig
 from auditor.lab.transmission import TransmissionRecipe
-from tests.lab.conftest import MICRO
+from tests.bench.test_filter_bench import _micro_recipe
 
 
 def micro_recipe() -> TransmissionRecipe:
-    return replace(
-        TransmissionRecipe(),
-        base=MICRO,
-        teacher=TeacherConfig(steps=4, batch_size=8),
-        student=StudentConfig(epochs=1.0, batch_size=16),
-        corpus_rows=120,
-    )
+    """The filter benchmark's micro recipe, on a smaller corpus."""
+    return replace(_micro_recipe(), corpus_rows=120)
 
 
 def corpora_and_students(engine: str, cache: Path) -> tuple[list[Any], list[Any], int]:
