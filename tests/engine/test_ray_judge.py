@@ -130,7 +130,8 @@ def test_one_limit_across_workers_and_the_local_answer(
 
 
 def _map_workers() -> list[int]:
-    """Ray worker processes running a Ray Data map task (Ray names them by their task)."""
+    """This session's Ray worker processes running a Ray Data map task (Ray titles them by
+    their task); only descendants of this process, the driver that started the local Ray."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -139,9 +140,22 @@ def _map_workers() -> list[int]:
             title = (entry / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if title.startswith("ray::MapBatches"):
+        if title.startswith("ray::MapBatches") and _descends_from_us(int(entry.name)):
             pids.append(int(entry.name))
     return pids
+
+
+def _descends_from_us(pid: int) -> bool:
+    me = os.getpid()
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])  # the parent's pid
+        if pid == me:
+            return True
+    return False
 
 
 def test_a_killed_worker_loses_no_judgment_and_the_run_completes(
