@@ -3,7 +3,7 @@
 The local engine is plain Python in this process and never imports Ray; `ray` is an optional
 extra (`pip install 'subliminal-audit[ray]'`), imported only when a run asks for it. The Ray
 modules of this package (`cluster`, `ray_filtering`, `judge_limit`, `tasks`) import it at the
-top, so importing them is what asking for Ray means.
+top, so importing them is what asking for Ray means; `blocks` (where a corpus is cut) does not.
 """
 
 from __future__ import annotations
