@@ -59,6 +59,7 @@ class AuditConfig:
     backend: BackendOptions | None = None
     # Only filters were asked for: their pass is a pass, not an inconclusive.
     filters_only: bool = False
+    engine: str | None = None  # where the filters run: local or ray (None: AUDIT_ENGINE)
 
     def __post_init__(self) -> None:
         # From Python, paths may come as strings: `AuditConfig("corpus.parquet", ...)`.
@@ -225,6 +226,7 @@ def run_audit(config: AuditConfig) -> AuditReport:
         kept_path=config.kept_path,
         collect_kept=wants_rows,
         quiet=config.quiet,
+        engine=config.engine,
     )
     report = AuditReport(
         dataset=str(config.dataset),
@@ -236,6 +238,7 @@ def run_audit(config: AuditConfig) -> AuditReport:
         filters=run.stats,
         filters_only=config.filters_only,
         tool_version=tool_version(),
+        engine=run.engine,
     )
     if config.kept_path:
         report.outputs["kept"] = str(config.kept_path)

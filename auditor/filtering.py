@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from auditor.corpus import COMPLETION, PROMPT, SOURCE_ROW, AtomicParquetWriter, Corpus
+from auditor.engine import LOCAL, EngineInfo, engine_name
 from auditor.models import ModelBackend
 from auditor.progress import make_progress
 from filters.base import FILTER, REASON, Filter, NeedsModel, Rewriter, filter_params
@@ -27,14 +28,37 @@ class FilterRun:
     rows: int
     kept_rows: int
     kept: pl.DataFrame | None = None
+    engine: EngineInfo = LOCAL
 
 
-def with_models(filters: list[Filter | Rewriter]) -> list[Filter | Rewriter]:
+# A pass that kept, removed or rewrote nothing still writes a file with the usual columns.
+EMPTY_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "kept": {PROMPT: pl.String(), COMPLETION: pl.String()},
+    "removed": {
+        PROMPT: pl.String(),
+        COMPLETION: pl.String(),
+        SOURCE_ROW: pl.UInt64(),
+        FILTER: pl.String(),
+        REASON: pl.String(),
+    },
+    "rewritten": {
+        PROMPT: pl.String(),
+        COMPLETION: pl.String(),
+        SOURCE_ROW: pl.UInt64(),
+        FILTER: pl.String(),
+        BEFORE: pl.String(),
+    },
+}
+
+
+def with_models(
+    filters: list[Filter | Rewriter], opened: dict[str, ModelBackend] | None = None
+) -> list[Filter | Rewriter]:
     """The filters, each one that scores with a model (`NeedsModel`) given its model opened
-    from its `model=SPEC` (one model per spec, shared)."""
+    from its `model=SPEC` (one model per spec, shared; `opened` keeps them across calls)."""
     from auditor.backends import open_model
 
-    opened: dict[str, ModelBackend] = {}
+    opened = {} if opened is None else opened
     out = []
     for filter_ in filters:
         if isinstance(filter_, NeedsModel) and getattr(filter_, "scorer", None) is None:
@@ -54,14 +78,34 @@ def run_filters(
     rewritten_path: Path | None = None,
     collect_kept: bool = False,
     quiet: bool = False,
+    engine: str | None = None,
 ) -> FilterRun:
-    """Filter `corpus` batch by batch; output files appear only if the whole run succeeds."""
-    filters = with_models(filters)
-    pipeline = FilterPipeline(filters)
+    """Filter `corpus` batch by batch; output files appear only if the whole run succeeds.
+
+    engine: `local` (this process) or `ray` (`auditor.engine.ray_filtering`: the same rows,
+        reasons and statistics from a Ray cluster); None reads `AUDIT_ENGINE`, else local.
+    """
+    name = engine_name(engine)
     metadata = {
         "source": str(corpus.path),
         "filters": [{"name": f.name, "params": filter_params(f)} for f in filters],
+        "engine": name,
     }
+    if name == "ray":
+        from auditor.engine.ray_filtering import run_filters_ray
+
+        return run_filters_ray(
+            corpus,
+            filters,
+            metadata,
+            kept_path=kept_path,
+            removed_path=removed_path,
+            rewritten_path=rewritten_path,
+            collect_kept=collect_kept,
+            quiet=quiet,
+        )
+    filters = with_models(filters)
+    pipeline = FilterPipeline(filters)
     rows = kept_rows = 0
     kept_parts: list[pl.DataFrame] = []
     with contextlib.ExitStack() as stack:
@@ -97,24 +141,12 @@ def run_filters(
             if collect_kept:
                 kept_parts.append(result.kept)
             progress.advance(task, batch_rows)
-        # A pass that kept or removed nothing still writes a file with the usual columns.
-        if kept_writer:
-            kept_writer.empty_schema = {PROMPT: pl.String, COMPLETION: pl.String}
-        if removed_writer:
-            removed_writer.empty_schema = {
-                PROMPT: pl.String,
-                COMPLETION: pl.String,
-                SOURCE_ROW: pl.UInt64,
-                FILTER: pl.String,
-                REASON: pl.String,
-            }
-        if rewritten_writer:
-            rewritten_writer.empty_schema = {
-                PROMPT: pl.String,
-                COMPLETION: pl.String,
-                SOURCE_ROW: pl.UInt64,
-                FILTER: pl.String,
-                BEFORE: pl.String,
-            }
+        for part, writer in (
+            ("kept", kept_writer),
+            ("removed", removed_writer),
+            ("rewritten", rewritten_writer),
+        ):
+            if writer:
+                writer.empty_schema = EMPTY_SCHEMAS[part]
     kept = pl.concat(kept_parts, how="vertical_relaxed") if collect_kept and kept_parts else None
     return FilterRun(stats=pipeline.stats, rows=rows, kept_rows=kept_rows, kept=kept)

@@ -101,6 +101,11 @@ class LLMJudge(ReportsExtraStats):
     on_judged: Callable[[int], None] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # What asks the server: an engine that spreads judging over a cluster supplies a client
+    # whose concurrency limit holds across workers (`auditor.engine.judge_limit`).
+    client_factory: Callable[..., JudgeClient] = field(
+        default=JudgeClient, init=False, repr=False, compare=False
+    )
     _rubric: Rubric = field(init=False, repr=False, compare=False)
     _counts: Counter[str] = field(init=False, repr=False, compare=False)
 
@@ -182,7 +187,7 @@ class LLMJudge(ReportsExtraStats):
     ) -> dict[str, Reply]:
         """Ask for every missing judgment, caching each as it lands; raise if the server fails."""
         replies: dict[str, Reply] = {}
-        client = JudgeClient(
+        client = self.client_factory(
             model=self.model,
             base_url=self.base_url or None,
             api_key=self.api_key or "unused",  # local servers accept any key

@@ -179,12 +179,17 @@ class FilterPipeline:
         record = after.filter(changed).with_columns(
             pl.lit(stats.name).alias(FILTER), old.filter(changed).alias(BEFORE)
         )
+        FilterPipeline._note_rewrites(stats, record)
+        return after, record
+
+    @staticmethod
+    def _note_rewrites(stats: FilterStats, record: pl.DataFrame) -> None:
+        """Keep the first few changes (before -> after) as the filter's examples."""
         room = EXAMPLES_PER_REASON - len(stats.rewrite_examples)
         for before, text in record.head(max(0, room)).select(BEFORE, COMPLETION).iter_rows():
             stats.rewrite_examples.append(
                 f"{before[: EXAMPLE_CHARS // 2]} -> {text[: EXAMPLE_CHARS // 2]}"
             )
-        return after, record
 
     def run(self, batches: Iterable[pl.DataFrame]) -> Iterator[BatchResult]:
         """Filter a stream of batches lazily (memory stays at one batch)."""

@@ -93,7 +93,7 @@ def run_channels(
     jobs += [CorpusJob(seed, "teacher", t) for seed in config.seeds for t in config.targets]
     cells: list[dict[str, Any]] = []
     student_jobs: list[StudentJob] = []
-    with LabRunner(recipe, cache=cache, workers=config.workers) as runner:
+    with LabRunner(recipe, cache=cache, workers=config.workers, engine=config.engine) as runner:
 
         def tick(phase: str, total: int) -> Callable[[], None]:
             return phase_steps(say, phase, total)

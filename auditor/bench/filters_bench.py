@@ -47,6 +47,7 @@ class BenchConfig:
     detectors: tuple[str, ...] = DEFAULT_DETECTORS
     permutations: int = 200
     workers: int = 1
+    engine: str = "local"  # where students train: local or ray (auditor.engine)
 
 
 @dataclass
@@ -120,7 +121,7 @@ def run_bench(
         for p in gen_probs:
             jobs.append(CorpusJob(seed, "control", min_prob=p))
             jobs += [CorpusJob(seed, "teacher", t, min_prob=p) for t in config.targets]
-    with LabRunner(recipe, cache=cache, workers=config.workers) as runner:
+    with LabRunner(recipe, cache=cache, workers=config.workers, engine=config.engine) as runner:
 
         def tick(phase: str, total: int) -> Callable[[], None]:
             return phase_steps(say, phase, total)

@@ -29,6 +29,7 @@ import polars as pl
 
 from auditor.atomic import write_atomic
 from auditor.corpus import write_corpus
+from auditor.engine import engine_name
 from auditor.lab.cache import cache_dir, recipe_key
 from auditor.lab.corpus import CORPUS_VERSION
 from auditor.lab.language import animals
@@ -94,10 +95,14 @@ class LabRunner:
         *,
         cache: str | Path | None = None,
         workers: int = 1,
+        engine: str = "local",
     ) -> None:
         self.recipe = recipe
         self.cache = cache_dir(cache)
         self.workers = max(1, workers)
+        # local: this process, or a process pool for workers > 1; ray: Ray tasks on a cluster
+        # (`auditor.engine.tasks`), where `workers` does not apply.
+        self.engine = engine_name(engine)
         self.recipe_id = recipe_key(
             {"base": recipe.base, "teacher": recipe.teacher, "rows": recipe.corpus_rows,
              "temperature": recipe.temperature, "corpus_version": CORPUS_VERSION}
@@ -106,7 +111,7 @@ class LabRunner:
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> LabRunner:
-        if self.workers > 1:
+        if self.workers > 1 and self.engine == "local":
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=get_context("spawn"),
@@ -183,6 +188,14 @@ class LabRunner:
         """`fn` over `jobs`, in order, yielding each result as it is ready (so callers cache
         every finished job at once: a killed run loses only the jobs in flight)."""
         if not jobs:
+            return
+        if self.engine == "ray":
+            from auditor.engine.tasks import fan_out
+
+            for result in fan_out(fn, jobs, _init_worker, (self.recipe, str(self.cache))):
+                if on_done:
+                    on_done()
+                yield result
             return
         if self._pool is None:
             _init_worker(self.recipe, str(self.cache))

@@ -16,6 +16,7 @@ from auditor.audit import AuditConfig, run_audit
 from auditor.cli.exit_codes import for_verdict
 from auditor.cli.flags import (
     add_detector_options,
+    add_engine_option,
     add_filter_options,
     add_option,
     add_output_options,
@@ -40,6 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--domain", choices=["numbers", "code", "cot"], help="default: detected")
     add_read_options(parser)
     add_filter_options(parser)
+    add_engine_option(parser, "where the filters run")
     add_option(
         parser,
         "--filters-only",
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         probe=probe_options(args),
         backend=backend_options(args),
         filters_only=args.filters_only,
+        engine=args.engine,
     )
     report = run_audit(config)
     if args.report_dir:

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from auditor.bench.students import STUDENTS, TEACHERS
-from auditor.cli.flags import add_option
+from auditor.cli.flags import add_engine_option, add_option
 from auditor.errors import AuditError
 
 _stderr = Console(stderr=True, highlight=False)
@@ -57,6 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(bench, "--rows", type=int, default=None, help="corpus rows (default: the recipe's)")
     add_option(bench, "--permutations", type=int, default=200, help="detector permutations")
     add_option(bench, "--workers", type=int, default=2, help="worker processes (1 thread each)")
+    add_engine_option(bench, "where students train (ray: one task each, a GPU where there is one)")
     add_option(bench, "--cache", default=None, help="lab cache directory")
     add_option(bench, "--out", required=True, help="output directory")
 
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         student_name=str(args.student),
         permutations=int(args.permutations),
         workers=int(args.workers),
+        engine=args.engine,
     )
     out = Path(args.out)
     started = time.perf_counter()

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from auditor.cli.exit_codes import EXIT_PASS
 from auditor.cli.flags import (
+    add_engine_option,
     add_filter_options,
     add_option,
     add_output_options,
@@ -31,6 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--trait", help="trait for trait-aware filters (trait-words, llm-judge)")
     add_read_options(parser)
     add_filter_options(parser)
+    add_engine_option(parser, "where the filters run")
     add_option(parser, "--output", type=Path, help="Parquet file for the kept rows")
     add_option(parser, "--removed", type=Path, help="Parquet file for removed rows + reasons")
     add_option(
@@ -77,11 +79,13 @@ def run(args: argparse.Namespace) -> int:
         removed_path=args.removed,
         rewritten_path=args.rewritten,
         quiet=args.quiet or args.json,
+        engine=args.engine,
     )
     summary = {
         "dataset": str(args.dataset),
         "rows": run_.rows,
         "kept": run_.kept_rows,
+        "engine": run_.engine.to_dict(),
         "filters": [stats.to_dict() for stats in run_.stats],
         "outputs": {
             k: str(v)

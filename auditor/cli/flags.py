@@ -139,3 +139,17 @@ def add_permutations_option(parser: Any) -> None:
 def add_output_options(parser: Any) -> None:
     add_option(parser, "--json", action="store_true", help="print one JSON object on stdout")
     add_option(parser, "--quiet", "-q", action="store_true", help="no progress bars")
+
+
+def add_engine_option(parser: Any, what: str = "where the work runs") -> None:
+    """`--engine local|ray` (env `AUDIT_ENGINE`): the same flag in every command."""
+    from auditor.engine import ENGINES
+
+    add_option(
+        parser,
+        "--engine",
+        choices=list(ENGINES),
+        default="local",
+        help=f"{what}: local (this process) or ray (a Ray cluster at RAY_ADDRESS, else a "
+        "local one; needs the ray extra)",
+    )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from auditor.cli.flags import add_option
+from auditor.cli.flags import add_engine_option, add_option
 from auditor.errors import AuditError
 
 _stderr = Console(stderr=True, highlight=False)
@@ -82,6 +82,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(trans, "--seeds", default="3", help="number of seeds")
     add_option(trans, "--rows", type=int, default=None, help="corpus rows (default: recipe's)")
     add_option(trans, "--no-soft", action="store_true", help="skip the soft-label students")
+    add_engine_option(trans, "where the seeds run (ray: one task per seed)")
     add_option(trans, "--out", required=True, help="output directory")
 
     digits = sub.add_parser(
@@ -122,6 +123,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(channels, "--seeds", default="3", help="number of seeds")
     add_option(channels, "--student", default="lnf-bias", help="probe student")
     add_option(channels, "--workers", type=int, default=2, help="worker processes")
+    add_engine_option(channels, "where students train (ray: one task each)")
     add_option(channels, "--out", required=True, help="output directory")
 
     sub.add_parser(
@@ -176,7 +178,10 @@ def _transmission(args: argparse.Namespace) -> int:
             status.update(f"lab transmission: {message}")
             _progress(message)
 
-        result = run_transmission(recipe, targets, seeds, cache=args.cache, progress=say)
+        run = run_transmission
+        if args.engine == "ray":
+            from auditor.engine.tasks import run_transmission_on_ray as run
+        result = run(recipe, targets, seeds, cache=args.cache, progress=say)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["recipe"] = asdict(recipe)
     write_json(out / "transmission.json", result)
@@ -246,6 +251,7 @@ def _channels(args: argparse.Namespace) -> int:
         student=student_config(str(args.student), recipe),
         student_name=str(args.student),
         workers=max(1, int(args.workers)),
+        engine=args.engine,
     )
     started = time.perf_counter()
     with _stderr.status("lab channels") as status:

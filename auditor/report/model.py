@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from auditor.engine import LOCAL, EngineInfo
 from auditor.verdict import Subject, Thresholds, Verdict, judge
 from detectors.base import Decision
 from filters.pipeline import FilterStats
@@ -42,6 +43,7 @@ class AuditReport:
     filters_only: bool = False
     outputs: dict[str, str] = field(default_factory=dict)
     tool_version: str = ""
+    engine: EngineInfo = LOCAL  # where the filters ran
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 

@@ -41,6 +41,7 @@ def report_dict(report: AuditReport) -> dict[str, Any]:
         "warnings": report.warnings,
         "notes": report.notes,
         "tool_version": report.tool_version,
+        "engine": report.engine.to_dict(),
     }
 
 
