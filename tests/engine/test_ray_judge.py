@@ -104,6 +104,7 @@ def test_one_limit_across_workers_and_the_local_answer(
         server_state.peak = 0
         ray = run("ray", corpus_file, server.base_url, tmp_path / "c2", tmp_path / "ray")
         asked = server.count
+        port = int(server.base_url.rsplit(":", 1)[1].split("/")[0])
 
     # Both workers held or waited for permits at once, and the server never had more than
     # LIMIT requests in flight: one limit across the workers, not LIMIT each.
@@ -121,8 +122,9 @@ def test_one_limit_across_workers_and_the_local_answer(
             pl.read_parquet(tmp_path / "local" / f"{part}.parquet")
         )
 
-    # A rerun on the same cache asks nothing, wherever its rows land.
-    with FakeChatServer(CountingServer(delay=0.0)) as server:
+    # A rerun on the same cache asks nothing, wherever its rows land (the same server URL: the
+    # judge's cache key includes it, so a server elsewhere is asked again).
+    with FakeChatServer(CountingServer(delay=0.0), port=port) as server:
         again = run("ray", corpus_file, server.base_url, tmp_path / "c2", tmp_path / "again")
         assert server.count == 0
     assert again.stats[0].extra["cache_hits"] == ROWS
