@@ -10,6 +10,7 @@ swamped by the thousand values it never uses).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -40,7 +41,10 @@ def frequencies_of(completions: pl.Series, smoothing: float, where: str) -> np.n
 def reference_frequencies(
     name: str, path: str | None, frame: pl.DataFrame | None, smoothing: float
 ) -> np.ndarray:
-    """The reference's number shares from whichever of `path` and `frame` was given."""
+    """The reference's number shares: from `path` when given (a user's file wins over a frame
+    a caller supplies by default), else from `frame`."""
+    if path:
+        return _frequencies_of_file(str(path), smoothing)
     if frame is not None:
         if COMPLETION not in frame.columns:
             raise AuditError(f"filter {name!r}: the reference frame has no {COMPLETION!r} column")
@@ -69,6 +73,8 @@ class ReferenceDefense:
     reference_frame: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.smoothing) and self.smoothing >= 0):
+            raise ValueError(f"smoothing must be a finite number >= 0, got {self.smoothing}")
         self.reference_shares()
 
     def reference_shares(self, smoothing: float | None = None) -> np.ndarray:

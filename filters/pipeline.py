@@ -76,6 +76,22 @@ class FilterStats:
         }
 
 
+def _checked(out: object, name: str, rows: int, what: str) -> pl.Series:
+    """A filter's answer, if it is one String Series per row (null keeps / leaves a row as it
+    was); anything else, a boolean mask say, is one clear error rather than every non-null
+    value read as a reason to drop."""
+    if not isinstance(out, pl.Series):
+        raise AuditError(f"filter {name!r} returned {type(out).__name__}, not a polars Series")
+    if out.dtype not in (pl.String, pl.Null):
+        raise AuditError(
+            f"filter {name!r} returned a {out.dtype} Series; it must hold strings "
+            "(null keeps a row, a reason drops it; a rewrite is the new completion or null)"
+        )
+    if len(out) != rows:
+        raise AuditError(f"filter {name!r} returned {len(out)} {what} for {rows} rows")
+    return out
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
@@ -124,12 +140,7 @@ class FilterPipeline:
                 if changed.height:
                     rewritten_parts.append(changed)
                 continue
-            reasons = filter_.reasons(current)
-            if len(reasons) != current.height:
-                raise AuditError(
-                    f"filter {filter_.name!r} returned {len(reasons)} decisions "
-                    f"for {current.height} rows"
-                )
+            reasons = _checked(filter_.reasons(current), filter_.name, current.height, "decisions")
             dropped = reasons.is_not_null()
             n_dropped = int(dropped.sum())
             stats.seen += current.height
@@ -160,12 +171,7 @@ class FilterPipeline:
         rewriter: Rewriter, stats: FilterStats, current: pl.DataFrame
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(the batch with the rewriter's changes applied, the changed rows with `before`)."""
-        proposed = rewriter.rewrite(current)
-        if len(proposed) != current.height:
-            raise AuditError(
-                f"filter {rewriter.name!r} returned {len(proposed)} rewrites "
-                f"for {current.height} rows"
-            )
+        proposed = _checked(rewriter.rewrite(current), rewriter.name, current.height, "rewrites")
         old = current.get_column(COMPLETION)
         changed = (proposed.is_not_null() & (proposed != old)).fill_null(False)
         new = pl.select(

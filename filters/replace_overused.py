@@ -18,6 +18,7 @@ numbers (separators, brackets) is left as it was.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ from filters._reference_corpus import ReferenceDefense
 from filters.base import row_rng
 from filters.registry import register
 
-_NUMBER = re.compile(r"\d+")
+# A standalone integer in ASCII digits: not part of a word ("abc7def", "7x7"), a decimal ("7.5")
+# or a negative number ("-7"), so a rewrite never corrupts the text around it.
+_NUMBER = re.compile(r"(?<![\w.-])[0-9]+(?!\w|\.[0-9])")
 
 
 def overused_values(
@@ -70,6 +73,8 @@ class ReplaceOverused(ReferenceDefense):
     def __post_init__(self) -> None:
         if not 0.0 < self.top <= 1.0:
             raise ValueError(f"top must be in (0, 1], got {self.top}")
+        if not math.isfinite(self.min_z):
+            raise ValueError(f"min_z must be a finite number, got {self.min_z}")
         if self.min_count < 1:
             raise ValueError(f"min_count must be at least 1, got {self.min_count}")
         super().__post_init__()

@@ -19,7 +19,9 @@ from auditor.corpus.schema import COMPLETION, PROMPT
 from filters.base import row_rng
 from filters.registry import register
 
-_NUMBER = re.compile(r"\d+")
+# A standalone integer in ASCII digits: not part of a word ("abc7def", "7x7"), a decimal ("7.5")
+# or a negative number ("-7"), so a rewrite never corrupts the text around it.
+_NUMBER = re.compile(r"(?<![\w.-])[0-9]+(?!\w|\.[0-9])")
 
 
 def shuffle_row(text: str, rng: random.Random) -> str:

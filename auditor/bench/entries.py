@@ -32,8 +32,8 @@ from filters.base import Filter, NeedsModel, Rewriter
 BASELINE = "none"
 _PLACEHOLDER_REFERENCE = pl.DataFrame({"completion": ["1, 2, 3"]})
 GENERATION_PREFIX = "gen:"
-# Filters that cannot run offline on a lab corpus without settings the benchmark cannot guess.
-NOT_OFFLINE = ("llm-judge", "regex", "shuffle-numbers")
+# A likelihood filter left at this model is given each seed's own lab base.
+DEFAULT_SCORER = "lab:base"
 DEFAULT_ENTRIES = (
     BASELINE,
     "random:fraction=0.5",
@@ -84,7 +84,9 @@ def _instantiate(cls: type, target: str) -> Any:
     accepted = inspect.signature(cls).parameters
     try:
         return cls(trait=target) if "trait" in accepted else cls()
-    except Exception as error:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
         raise AuditError(f"plugin filter {cls.__name__}: could not be built ({error})") from None
 
 
@@ -94,7 +96,13 @@ def _with_context(made: Any, reference: pl.DataFrame, model: ModelBackend) -> An
         if "reference_frame" in names and not getattr(made, "reference", None):
             made = dataclasses.replace(made, reference_frame=reference)
     if isinstance(made, NeedsModel):
-        made = made.with_model(model)
+        # The seed's lab base unless the spec names another model, which is opened as named.
+        if made.model == DEFAULT_SCORER:
+            made = made.with_model(model)
+        else:
+            from auditor.backends import open_model
+
+            made = made.with_model(open_model(made.model))
     return made
 
 
@@ -117,9 +125,9 @@ def parse_entries(specs: Sequence[str], plugins: Sequence[str] = ()) -> list[Ent
             raise AuditError(f"unknown filter {name!r}; available: {', '.join(known)}")
         entries.append(Entry(spec, spec=spec))
     for path in plugins:
-        entries.extend(
-            Entry(f"{cls.name} ({Path(path).name})", plugin=cls) for cls in load_plugin(path)
-        )
+        for cls in load_plugin(path):
+            _instantiate(cls, "owl")  # a class that cannot be built fails now, not mid-run
+            entries.append(Entry(f"{cls.name} ({Path(path).name})", plugin=cls))
     labels = [e.label for e in entries]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:
@@ -153,7 +161,9 @@ def load_plugin(path: str | Path) -> list[type]:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # SystemExit too: a plugin must not end the run silently
         sys.modules.pop(module_name, None)
         raise AuditError(
             f"plugin {path}: failed to import ({type(error).__name__}: {error})"

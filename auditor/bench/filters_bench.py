@@ -89,9 +89,9 @@ def _apply(made: Any, frame: pl.DataFrame) -> Kept:
     try:
         pipeline = FilterPipeline([made])
         result = pipeline.apply(frame.with_row_index("source_row"))
-    except AuditError:
+    except (AuditError, KeyboardInterrupt):
         raise
-    except Exception as error:
+    except BaseException as error:  # SystemExit from a plugin too: named, not a silent exit
         raise AuditError(
             f"filter {getattr(made, 'name', type(made).__name__)!r} failed on a lab corpus "
             f"({type(error).__name__}: {error})"

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -137,9 +138,9 @@ class LabRunner:
         out: dict[CorpusJob, pl.DataFrame] = {}
         todo = []
         for job in jobs:
-            path = self._corpus_path(job)
-            if path.exists():
-                out[job] = pl.read_parquet(path)
+            frame = _read_cached(self._corpus_path(job), pl.read_parquet)
+            if frame is not None:
+                out[job] = frame
                 if on_done:
                     on_done()
             else:
@@ -167,12 +168,17 @@ class LabRunner:
         for i, job in enumerate(jobs):
             corpus = pl.DataFrame(list(job.rows), schema=["prompt", "completion"], orient="row")
             path = self._student_path(job, content_hash(corpus))
-            if path.exists():
-                results[i] = json.loads(path.read_text())["scores"]
+            cached = _read_cached(path, lambda p: dict(json.loads(p.read_text())["scores"]))
+            if cached is not None:
+                results[i] = cached
                 if on_done:
                     on_done()
+            elif path in todo:
+                todo[path].append(i)
+                if on_done:
+                    on_done()  # the same student as an earlier job: trained once, counted here
             else:
-                todo.setdefault(path, []).append(i)
+                todo[path] = [i]
         paths = list(todo)
         unique = [jobs[todo[path][0]] for path in paths]
         for path, scores in zip(paths, self._map(_student_job, unique, on_done), strict=True):
@@ -211,6 +217,21 @@ class LabRunner:
             if on_done:
                 on_done()
             yield result
+
+
+def _read_cached(path: Path, read: Callable[[Path], Any]) -> Any:
+    """A cached result, or None when absent; a damaged entry (a truncated file, say) is
+    reported, removed and rebuilt, as the lab's model cache does, never a crash."""
+    if not path.exists():
+        return None
+    try:
+        return read(path)
+    except Exception as error:
+        warnings.warn(
+            f"damaged cache entry {path} ({type(error).__name__}); rebuilding it", stacklevel=3
+        )
+        path.unlink(missing_ok=True)
+        return None
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:

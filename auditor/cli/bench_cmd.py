@@ -16,14 +16,13 @@ import shlex
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from auditor.bench.students import STUDENTS, TEACHERS
-from auditor.cli.flags import add_engine_option, add_option
+from auditor.cli.flags import add_engine_option, add_option, output_directory
 from auditor.errors import AuditError
 
 _stderr = Console(stderr=True, highlight=False)
@@ -98,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         workers=int(args.workers),
         engine=args.engine,
     )
-    out = Path(args.out)
+    out = output_directory(args.out)
     started = time.perf_counter()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -136,4 +135,5 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(*cells)
     Console().print(table)
     Console().print(f"wrote {out / 'filters.json'}, filters.md, filters.svg")
-    return 0
+    # A filter that failed is in the report, but a script (CI) must see it too.
+    return 1 if result["errors"] else 0

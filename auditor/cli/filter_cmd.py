@@ -68,9 +68,12 @@ def run(args: argparse.Namespace) -> int:
         if args.pipeline
         else [create_filter(spec, trait=args.trait) for spec in args.filters]
     )
-    for target in (args.output, args.removed, args.rewritten):
-        if target is not None and target.resolve() == args.dataset.resolve():
+    outputs = [target.resolve() for target in (args.output, args.removed, args.rewritten) if target]
+    for target in outputs:
+        if target == args.dataset.resolve():
             raise AuditError(f"{target}: refusing to overwrite the input corpus")
+    if len(set(outputs)) < len(outputs):
+        raise AuditError("--output, --removed and --rewritten must be different files")
     corpus = open_corpus(args.dataset, read_options(args))
     run_ = run_filters(
         corpus,

@@ -16,9 +16,23 @@ from typing import Any
 
 from auditor.corpus import ColumnMapping, ReadOptions
 from auditor.corpus.reader import DEFAULT_MAX_FIELD_BYTES
+from auditor.errors import AuditError
 from detectors.base import DEFAULT_ALPHA, DEFAULT_PERMUTATIONS
 
 ENV_PREFIX = "AUDIT_"
+
+
+def output_directory(value: str | Path) -> Path:
+    """`--out DIR`, checked before any work: an existing file there, or a directory that
+    cannot be created, is one clear error now rather than a traceback after the run."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise AuditError(f"--out {path}: a file is in the way (give a directory)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise AuditError(f"--out {path}: cannot create the directory ({error.strerror})") from None
+    return path
 
 
 def env_name(flag: str) -> str:

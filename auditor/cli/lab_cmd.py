@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from auditor.cli.flags import add_engine_option, add_option
+from auditor.cli.flags import add_engine_option, add_option, output_directory
 from auditor.errors import AuditError
 
 _stderr = Console(stderr=True, highlight=False)
@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(max(1, int(args.threads)))
+    if getattr(args, "out", None):
+        output_directory(args.out)  # a bad --out fails now, not after minutes of training
     handlers = {
         "transmission": _transmission,
         "digits": _digits,

@@ -13,7 +13,9 @@ N_COLUMNS = MAX_VALUE + 2
 
 def number_lists(texts: pl.Series) -> pl.Series:
     """Each text's maximal digit runs as a list of integers (capped at MAX_VALUE + 1)."""
-    return texts.str.extract_all(r"\d+").list.eval(
+    # ASCII digits only: polars' \d also matches other scripts' digits ("٣", "７"), which the
+    # integer cast then refuses; they are not numbers of the lists we count.
+    return texts.str.extract_all(r"[0-9]+").list.eval(
         pl.element().str.slice(0, 6).cast(pl.Int64).clip(0, MAX_VALUE + 1)
     )
 
