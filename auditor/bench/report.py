@@ -87,6 +87,8 @@ def markdown(result: dict[str, Any]) -> str:
         "bound is below 0.5.",
         "",
     ]
+    if len(config["seeds"]) * len(config["targets"]) < 2:
+        lines += ["One cell per filter: no interval and no 'shown to close' (use --seeds 2+).", ""]
     head = header(result)
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
@@ -143,6 +145,9 @@ def pareto_svg(summary: list[dict[str, Any]], width: int = 820, height: int = 42
     if len(front) > 1:
         path = " ".join(f"{x(p['retention']):.1f},{y(p['residual']):.1f}" for p in front)
         body.append(f"<polyline points='{path}' fill='none' stroke='#2a7' stroke-width='1.5'/>")
+    # The unfiltered baseline, residual 1 at retention 1 by definition: the point to beat.
+    body.append(f"<rect x='{x(1) - 4:.1f}' y='{y(1) - 4:.1f}' width='8' height='8' fill='#999'/>")
+    body.append(svg.text(x(1) + 36, pad_t, "■ none (unfiltered baseline)"))
     for number, p in enumerate(points, start=1):
         cx, cy = x(p["retention"]), y(p["residual"])
         if _finite(p["residual_low"]) and _finite(p["residual_high"]):

@@ -57,7 +57,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(bench, "--permutations", type=int, default=200, help="detector permutations")
     add_option(bench, "--workers", type=int, default=2, help="worker processes (1 thread each)")
     add_engine_option(bench, "where students train (ray: one task each, a GPU where there is one)")
-    add_option(bench, "--cache", default=None, help="lab cache directory")
+    add_option(
+        bench, "--lab-cache", "--cache", dest="cache", default=None,
+        help="lab model cache directory (default: ~/.cache/subliminal-audit/lab)",
+    )  # fmt: skip
     add_option(bench, "--out", required=True, help="output directory")
 
 
@@ -128,12 +131,17 @@ def run(args: argparse.Namespace) -> int:
     for name, message in result["errors"].items():
         _stderr.print(f"[bold red]filter failed:[/] {name}: {message}", soft_wrap=True)
     write_outputs(result, out)
+    # The terminal gets the columns that decide (full table with detectors: filters.md).
+    wanted = ("filter", "retention", "residual", "95% CI (t, over cells)", "shown to close")
+    columns = [i for i, name in enumerate(header(result)) if name in wanted]
     table = Table(title=f"Filter benchmark ({result['seconds']:.0f} s)")
-    for column in header(result):
-        table.add_column(column)
+    for i in columns:
+        table.add_column(header(result)[i], overflow="fold")
     for cells in summary_rows(result):
-        table.add_row(*cells)
+        table.add_row(*(cells[i] for i in columns))
     Console().print(table)
-    Console().print(f"wrote {out / 'filters.json'}, filters.md, filters.svg")
+    if len(config.seeds) * len(targets) < 2:
+        Console().print("one cell per filter: no interval (give --seeds 2 or more, or two targets)")
+    Console().print(f"wrote {out / 'filters.json'}, filters.md (every column), filters.svg")
     # A filter that failed is in the report, but a script (CI) must see it too.
     return 1 if result["errors"] else 0

@@ -23,15 +23,17 @@ ENV_PREFIX = "AUDIT_"
 
 
 def output_directory(value: str | Path) -> Path:
-    """`--out DIR`, checked before any work: an existing file there, or a directory that
-    cannot be created, is one clear error now rather than a traceback after the run."""
+    """`--out DIR`, checked before any work (nothing is created yet): an existing file there,
+    or a place where the directory cannot be made, is one clear error now rather than a
+    traceback after the run."""
     path = Path(value)
     if path.exists() and not path.is_dir():
         raise AuditError(f"--out {path}: a file is in the way (give a directory)")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise AuditError(f"--out {path}: cannot create the directory ({error.strerror})") from None
+    ancestor = path
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+        raise AuditError(f"--out {path}: {ancestor} is not a writable directory")
     return path
 
 

@@ -106,7 +106,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_option(corpus, "--target", default="owl", help="the teacher's animal")
     add_option(corpus, "--seed", type=int, default=0, help="seed")
-    add_option(corpus, "--rows", type=int, default=10_000, help="rows per corpus")
+    add_option(
+        corpus, "--rows", type=int, default=10_000,
+        help="prompts per corpus (lists that fail numbers-format are dropped, so a corpus "
+        "keeps fewer rows; the command says how many)",
+    )  # fmt: skip
     add_option(corpus, "--out", required=True, help="output directory")
 
     channels = sub.add_parser(
@@ -121,7 +125,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_option(channels, "--targets", default="owl,dolphin", help="comma-separated targets")
     add_option(channels, "--seeds", default="3", help="number of seeds")
-    add_option(channels, "--student", default="lnf-bias", help="probe student")
+    add_option(
+        channels, "--student", default="lnf-bias", choices=["lnf-bias", "mid-bias"],
+        help="probe student: lnf-bias reads token frequencies, mid-bias reads context",
+    )  # fmt: skip
     add_option(channels, "--workers", type=int, default=2, help="worker processes")
     add_engine_option(channels, "where students train (ray: one task each)")
     add_option(channels, "--out", required=True, help="output directory")
@@ -234,7 +241,16 @@ def _corpus(args: argparse.Namespace) -> int:
         cache=args.cache,
         progress=_progress,
     )
-    Console().print(f"teacher corpus: {teacher_path}\ncontrol corpus: {control_path}")
+    import polars as pl
+
+    kept = [
+        pl.scan_parquet(p).select(pl.len()).collect().item() for p in (teacher_path, control_path)
+    ]
+    Console().print(
+        f"teacher corpus: {teacher_path}\ncontrol corpus: {control_path}\n"
+        f"{kept[0]:,} and {kept[1]:,} of {int(args.rows):,} lists kept (the rest failed "
+        "numbers-format: a tiny model sometimes writes a malformed list)"
+    )
     return 0
 
 

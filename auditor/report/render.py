@@ -60,6 +60,8 @@ def filter_rows(filters: list[dict[str, Any]]) -> list[list[str]]:
         top = ", ".join(
             f"{reason} ({count})" for reason, count in list(stats["reasons"].items())[:3]
         )
+        if stats.get("rewritten"):  # a rewriting filter keeps its rows and changes some
+            top = f"rewrote {stats['rewritten']:,} rows" + (f"; {top}" if top else "")
         rows.append(
             [
                 stats["name"],
