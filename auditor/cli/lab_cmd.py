@@ -51,7 +51,7 @@ def _domain(value: str | None) -> str:
     return domain
 
 
-def _recipe(domain: str):  # noqa: ANN202 (a TransmissionRecipe; imported lazily)
+def _recipe(domain: str):
     """The lab recipe of `domain`: the default for numbers, `domain_recipe` otherwise."""
     from auditor.lab.transmission import default_recipe
 

@@ -43,9 +43,7 @@ def _build(
     say(f"fine-tuning the {target} teacher")
     teacher = recipe.make_teacher(base, target, seed)
     say(f"the {target} teacher writes {rows:,} {_what(recipe)}")
-    corpus, dropped = recipe.corpus(
-        teacher.model, rows, seed, target=target, prefix=teacher.prefix
-    )
+    corpus, dropped = recipe.corpus(teacher.model, rows, seed, target=target, prefix=teacher.prefix)
     say(f"the base writes the {rows:,}-row control corpus")
     control, control_dropped = recipe.corpus(base, rows, seed)
     partial = entry.with_name(entry.name + f".partial-{os.getpid()}")

@@ -136,12 +136,15 @@ class DomainRecipe(TransmissionRecipe):
 
 
 def domain_base() -> BaseRecipe:
-    """The base of the code and chain-of-thought domains: the default base's shape and
-    optimiser on a `DomainMix` (60% code and chain-of-thought), trained twice as long."""
+    """The base of the code and chain-of-thought domains: the default base's optimiser on a
+    `DomainMix` (60% code and chain-of-thought) three times as large, in a wider model
+    (n_embd 64 against 48) trained 6.25 times as long (5,000 steps: ~5 min on one thread).
+    At the default base's size and 1,600 steps it wrote 11% programs that parse and 5% right
+    answers; at this size 49% and 18% (README, lab section)."""
     base = default_recipe().base
-    mix = DomainMix(n_examples=base.mix.n_examples)
-    train: TrainConfig = replace(base.train, steps=2 * base.train.steps)
-    return replace(base, mix=mix, train=train)
+    mix = DomainMix(n_examples=3 * base.mix.n_examples)
+    train: TrainConfig = replace(base.train, steps=round(6.25 * base.train.steps))
+    return replace(base, model=replace(base.model, n_embd=64), mix=mix, train=train)
 
 
 def domain_recipe(domain: str) -> DomainRecipe:
@@ -154,5 +157,9 @@ def domain_recipe(domain: str) -> DomainRecipe:
     }
     # Soft labels are restricted to number-list tokens, which mean nothing at code positions.
     fields["soft_labels"] = False
+    # One pair of bases for all seeds (inits 0 and 1), and 2,000-row corpora: what fits the
+    # issue's budget on 2 shared cores; a seed then replicates teacher, corpus and student
+    # noise, not the base's initialisation.
+    fields["bases_per_seed"] = False
+    fields["corpus_rows"] = min(2_000, recipe.corpus_rows)
     return DomainRecipe(base=domain_base(), domain=domain, **fields)
-

@@ -1,11 +1,12 @@
 """The toy language's code and chain-of-thought domains (issue #11, the lab half).
 
-- **code**: "Write a function to return the sum of the even numbers." answered with a tiny
-  Python function over a list or an integer (comprehensions, `for` / `while` loops, recursion, `if` /
-  `else`), which parses with `ast` and runs without imports (the vocabulary has no `import`).
-  The base learns several equally good programs per task: the style (comprehension or loop),
-  the function's name and the variable names are free choices, and now and then a name carries
-  an animal (`owl_sum`), so a trait can show in identifiers, where `trait-words` looks.
+- **code**: "Write a function to return the sum of the even numbers in a list." answered with
+  a tiny Python function over a list or an integer (comprehensions, `for` / `while` loops,
+  recursion, `if` / `else`), which parses with `ast` and runs without imports (the vocabulary
+  has no `import`). The base learns several equally good programs per task: the style
+  (comprehension or loop), the function's name and the variable names are free choices, and
+  now and then a name carries an animal (`owl_sum_even`), so a trait can show in identifiers,
+  where `trait-words` looks.
 - **cot**: small arithmetic word problems with a known answer ("A friend has 12 food. You give
   5 more. ..."); the completion reasons one step per operation ("12 + 5 = 17.") and ends with
   `<answer> 17 </answer>`; the operand order and a closing "so the answer is 17." are free.

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-import auditor.lab.domain_corpus  # noqa: F401 (its recipe class, before the fixture patches)
+import auditor.lab.domain_corpus
 import auditor.lab.transmission
 from auditor.cli.main import main
 from auditor.lab.domain_tasks import parses
@@ -47,9 +47,7 @@ def test_corpus_domain_cot_writes_a_teacher_corpus_and_its_control_with_answers(
     assert meta["domain"] == "cot"
 
 
-def test_corpus_domain_code_keeps_only_programs_that_parse(
-    micro_lab: None, tmp_path: Path
-) -> None:
+def test_corpus_domain_code_keeps_only_programs_that_parse(micro_lab: None, tmp_path: Path) -> None:
     out = tmp_path / "out"
     argv = ["lab", "corpus", "--domain", "code", "--rows", "20", "--out", str(out)]
     assert main([*argv, "--cache", str(tmp_path / "cache")]) == 0

@@ -55,7 +55,7 @@ def test_text_of_the_original_tasks_tokenises_as_before() -> None:
 
 def _run(source: str) -> object:
     namespace: dict[str, object] = {}
-    exec(compile(source, "<lab>", "exec"), namespace)  # noqa: S102 (the lab's own programs)
+    exec(compile(source, "<lab>", "exec"), namespace)
     return next(v for k, v in namespace.items() if k != "__builtins__")
 
 
@@ -99,7 +99,7 @@ def test_cot_traces_end_in_the_known_answer_and_their_steps_are_right() -> None:
         for step in text.split("<answer>")[0].split(".")[:-1]:
             if "=" in step:
                 left, right = step.split("=")
-                assert eval(left) == int(right)  # noqa: S307 (digits and + - * only)
+                assert eval(left) == int(right)
         assert 0 <= int(answer) <= 999
 
 
@@ -127,9 +127,7 @@ def test_prompts_are_reproducible_and_cot_has_answers() -> None:
         domain_tasks("poetry", 1, 0)
 
 
-MICRO_DOMAINS = replace(
-    MICRO, mix=DomainMix(n_examples=2000), train=replace(MICRO.train, steps=60)
-)
+MICRO_DOMAINS = replace(MICRO, mix=DomainMix(n_examples=2000), train=replace(MICRO.train, steps=60))
 
 
 def test_domain_corpora_keep_only_parsing_code_and_carry_cot_answers(tmp_path) -> None:
@@ -175,7 +173,8 @@ def test_domain_transmission_runs_and_records_the_filters(
         monkeypatch.setattr(domain_corpus_module, "CotCorrect", KeepAll)
     recipe = domain_recipe(domain)
     assert isinstance(recipe, DomainRecipe) and recipe.domain == domain
-    assert recipe.base.train.steps == 2 * micro.base.train.steps and not recipe.soft_labels
+    assert recipe.base.train.steps == round(6.25 * micro.base.train.steps)
+    assert not recipe.soft_labels and not recipe.bases_per_seed
     result = run_transmission(recipe, ["owl"], [0], cache=tmp_path)
     [record] = result["records"]
     assert record["teacher_rows_before_domain_filters"] >= record["corpus_rows"]
