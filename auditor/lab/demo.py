@@ -20,6 +20,7 @@ from auditor.lab import transmission
 from auditor.lab.base import base_model
 from auditor.lab.cache import cache_dir, recipe_key
 from auditor.lab.corpus import CORPUS_VERSION, write_corpus
+from auditor.lab.teachers import make_teacher
 from auditor.lab.transmission import TransmissionRecipe
 
 TEACHER, CONTROL, META = "teacher.parquet", "control.parquet", "meta.json"
@@ -41,7 +42,7 @@ def _build(
         recipe.base, 0, cache=cache, on_step=lambda step, total, _: steps.report(step, total)
     )
     say(f"fine-tuning the {target} teacher")
-    teacher = recipe.make_teacher(base, target, seed)
+    teacher = make_teacher(base, target, recipe.teacher, seed=seed, domain=_domain(recipe))
     say(f"the {target} teacher writes {rows:,} {_what(recipe)}")
     corpus, dropped = recipe.corpus(teacher.model, rows, seed, target=target, prefix=teacher.prefix)
     say(f"the base writes the {rows:,}-row control corpus")
