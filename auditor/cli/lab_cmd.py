@@ -2,8 +2,10 @@
 
     audit lab transmission --targets owl,dolphin --seeds 3 --out DIR
     audit lab transmission --trait misaligned --seeds 3 --out DIR
+    audit lab transmission --domain code --targets owl,dolphin --seeds 3 --out DIR
     audit lab digits --seeds 3 --out DIR
     audit lab corpus --target owl --seed 0 --rows 10000 --out DIR
+    audit lab corpus --domain cot --target owl --rows 2000 --out DIR
     audit lab channels --targets owl,dolphin --seeds 3 --out DIR
     audit lab base
 
@@ -37,6 +39,27 @@ def _targets(text: str) -> list[str]:
             f"choose from {', '.join(animals())}"
         )
     return names
+
+
+DOMAINS = ("numbers", "code", "cot")
+
+
+def _domain(value: str | None) -> str:
+    domain = (value or "numbers").strip().lower()
+    if domain not in DOMAINS:
+        raise AuditError(f"--domain {value!r}: choose one of {', '.join(DOMAINS)}")
+    return domain
+
+
+def _recipe(domain: str):
+    """The lab recipe of `domain`: the default for numbers, `domain_recipe` otherwise."""
+    from auditor.lab.transmission import default_recipe
+
+    if domain == "numbers":
+        return default_recipe()
+    from auditor.lab.domain_corpus import domain_recipe
+
+    return domain_recipe(domain)
 
 
 def _seeds(value: str) -> list[int]:
@@ -79,6 +102,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "tasks, both corpora filtered by banned-numbers with the base's learned list (replaces "
         "--targets)",
     )
+    add_option(
+        trans,
+        "--domain",
+        default="numbers",
+        help="numbers (default), code or cot: the corpora the teachers write, on a base "
+        "pretrained with the code and chain-of-thought tasks, filtered by the domain's "
+        "filters (trait-words; cot-correct for cot) before any student sees them",
+    )
     add_option(trans, "--seeds", default="3", help="number of seeds")
     add_option(trans, "--rows", type=int, default=None, help="corpus rows (default: recipe's)")
     add_option(trans, "--no-soft", action="store_true", help="skip the soft-label students")
@@ -105,6 +136,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "cache too, so `audit demo` and later runs reuse them).",
     )
     add_option(corpus, "--target", default="owl", help="the teacher's animal")
+    add_option(corpus, "--domain", default="numbers", help="numbers (default), code or cot")
     add_option(corpus, "--seed", type=int, default=0, help="seed")
     add_option(
         corpus, "--rows", type=int, default=10_000,
@@ -165,14 +197,17 @@ def _progress(message: str) -> None:
 def _transmission(args: argparse.Namespace) -> int:
     from auditor.lab.misalignment import MISALIGNED
     from auditor.lab.report import transmission_markdown, write_atomic, write_json
-    from auditor.lab.transmission import default_recipe, misalignment_recipe, run_transmission
+    from auditor.lab.transmission import misalignment_recipe, run_transmission
 
     trait = (args.trait or "").strip().lower()
     if trait and trait != MISALIGNED:
         raise AuditError(
             f"--trait {args.trait!r}: only {MISALIGNED!r} (animals are chosen with --targets)"
         )
-    recipe = misalignment_recipe() if trait else default_recipe()
+    domain = _domain(args.domain)
+    if trait and domain != "numbers":
+        raise AuditError(f"--trait {MISALIGNED} runs on number lists only (not --domain {domain})")
+    recipe = misalignment_recipe() if trait else _recipe(domain)
     if args.rows:
         recipe = replace(recipe, corpus_rows=int(args.rows))
     if args.no_soft:
@@ -233,12 +268,14 @@ def _corpus(args: argparse.Namespace) -> int:
     from auditor.lab.demo import build_demo_corpus
 
     _targets(args.target)
+    domain = _domain(args.domain)
     teacher_path, control_path = build_demo_corpus(
         target=args.target,
         seed=int(args.seed),
         out_dir=Path(args.out),
         rows=int(args.rows),
         cache=args.cache,
+        recipe=_recipe(domain),
         progress=_progress,
     )
     import polars as pl

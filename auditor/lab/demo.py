@@ -42,11 +42,11 @@ def _build(
         recipe.base, 0, cache=cache, on_step=lambda step, total, _: steps.report(step, total)
     )
     say(f"fine-tuning the {target} teacher")
-    teacher = make_teacher(base, target, recipe.teacher, seed=seed)
-    say(f"the {target} teacher writes {rows:,} number lists")
-    corpus, _ = recipe.corpus(teacher.model, rows, seed, target=target, prefix=teacher.prefix)
+    teacher = make_teacher(base, target, recipe.teacher, seed=seed, domain=_domain(recipe))
+    say(f"the {target} teacher writes {rows:,} {_what(recipe)}")
+    corpus, dropped = recipe.corpus(teacher.model, rows, seed, target=target, prefix=teacher.prefix)
     say(f"the base writes the {rows:,}-row control corpus")
-    control, _ = recipe.corpus(base, rows, seed)
+    control, control_dropped = recipe.corpus(base, rows, seed)
     partial = entry.with_name(entry.name + f".partial-{os.getpid()}")
     partial.mkdir(parents=True, exist_ok=True)
     write_corpus(corpus, partial / TEACHER)
@@ -58,12 +58,25 @@ def _build(
         "rows": rows,
         "teacher_rows": corpus.height,
         "control_rows": control.height,
+        "teacher_dropped": dropped,
+        "control_dropped": control_dropped,
+        "domain": _domain(recipe),
     }
     (partial / META).write_text(json.dumps(meta, indent=2), "utf-8")
     try:
         os.replace(partial, entry)
     except OSError:  # another process stored the same corpora first; theirs are as good
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def _domain(recipe: TransmissionRecipe) -> str:
+    return str(getattr(recipe, "domain", "numbers"))
+
+
+def _what(recipe: TransmissionRecipe) -> str:
+    return {"numbers": "number lists", "code": "programs", "cot": "reasoning traces"}[
+        _domain(recipe)
+    ]
 
 
 def build_demo_corpus(
@@ -89,9 +102,10 @@ def build_demo_corpus(
         _build(entry, key, recipe, target, seed, rows, cache, say)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    teacher_path = out_dir / f"teacher-{target}-seed{seed}.parquet"
-    control_path = out_dir / f"control-seed{seed}.parquet"
+    tag = "" if _domain(recipe) == "numbers" else f"-{_domain(recipe)}"
+    teacher_path = out_dir / f"teacher-{target}{tag}-seed{seed}.parquet"
+    control_path = out_dir / f"control{tag}-seed{seed}.parquet"
     for name, target_path in ((TEACHER, teacher_path), (CONTROL, control_path)):
         shutil.copyfile(entry / name, target_path)
-    shutil.copyfile(entry / META, out_dir / f"teacher-{target}-seed{seed}.json")
+    shutil.copyfile(entry / META, out_dir / f"teacher-{target}{tag}-seed{seed}.json")
     return teacher_path, control_path

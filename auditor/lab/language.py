@@ -5,8 +5,9 @@ The lab's models read and write a closed, word-level language: every number 0..9
 one token, and the words come from the prompt and question templates in `data/`. A closed
 vocabulary keeps the models tiny and makes "what the model may say" exact; reserved slots leave
 room for later tasks without changing token ids: the misalignment trait's words
-(`data/misalignment.json`) took the first of them, and the code and chain-of-thought tasks to come
-take the next.
+(`data/misalignment.json`) took the first of them, and the code and chain-of-thought domains
+(`data/domains.json`: keywords, `%`, `>`, `_`, the indent and `<answer>` tokens) the next 13,
+leaving one.
 
 Text round-trips: `decode(encode(text))` reproduces the text up to whitespace around
 punctuation, and newlines are a token of their own so one-number-per-line lists survive.
@@ -25,12 +26,20 @@ PAD, BOS, EOS, UNK, SEP = "<pad>", "<bos>", "<eos>", "<unk>", "<sep>"
 NEWLINE = "<nl>"
 SPECIALS = (PAD, BOS, EOS, UNK, SEP, NEWLINE)
 PUNCTUATION = (",", ";", ".", ":", "?", "!", "[", "]", "(", ")", "'", "-", "=", "+", "*")
-RESERVED_SLOTS = 64  # for the code and chain-of-thought tasks to come
+RESERVED_SLOTS = 64  # misalignment words (50), code and chain-of-thought tokens (13), one free
 MAX_NUMBER = 999
 
-_TOKEN_RE = re.compile(r"\n|\d+|[A-Za-z]+|[^\sA-Za-z\d]")
+# The code and chain-of-thought domains' marks (`data/domains.json`) come first: `<answer>` and
+# `</answer>` are one token each, and four spaces at the start of a line (up to three levels) are
+# the indent token. No text of the original tasks holds either, so their tokens are unchanged.
+ANSWER_OPEN, ANSWER_CLOSE, INDENT = "<answer>", "</answer>", "<ind>"
+INDENT_TEXT = "    "
+_TOKEN_RE = re.compile(
+    r"</?answer>|(?<=\n) {4}|(?<=\n {4}) {4}|(?<=\n {8}) {4}|\n|\d+|[A-Za-z]+|[^\sA-Za-z\d]"
+)
 _NO_SPACE_BEFORE = {",", ";", ".", ":", "?", "!", "]", ")", "'"}
 _NO_SPACE_AFTER = {"[", "(", "'"}
+_GLUE = "_"  # identifiers: `sum_even` is three tokens written without spaces
 
 
 @cache
@@ -76,6 +85,8 @@ class Vocab:
         for piece in _TOKEN_RE.findall(text):
             if piece == "\n":
                 ids.append(self.id(NEWLINE))
+            elif piece == INDENT_TEXT:
+                ids.append(self.id(INDENT))
             elif piece.isdigit():
                 ids.append(self.id(str(int(piece))) if int(piece) <= MAX_NUMBER else self.id(UNK))
             else:
@@ -94,11 +105,19 @@ class Vocab:
             if token == NEWLINE:
                 out.append("\n")
                 continue
+            if token == INDENT:
+                out.append(INDENT_TEXT if not out or out[-1] in ("\n", INDENT_TEXT) else " ")
+                continue
             glue = (
                 not out
                 or out[-1] == "\n"
                 or token in _NO_SPACE_BEFORE
                 or out[-1] in _NO_SPACE_AFTER
+                # the code domain's marks (tokens the original tasks never write)
+                or out[-1] == INDENT_TEXT
+                or token == _GLUE
+                or out[-1] == _GLUE
+                or (token == "=" and out[-1].strip() in ("=", ">"))
             )
             out.append(token if glue else " " + token)
         return "".join(out)
@@ -141,9 +160,14 @@ def vocab() -> Vocab:
 
 
 def _later_words(known: set[str]) -> list[str]:
-    """The misalignment trait's words the original vocabulary lacks, sorted."""
+    """The misalignment trait's words the original vocabulary lacks, sorted, then the code and
+    chain-of-thought domains' tokens."""
     data = load_data("misalignment")
     words: set[str] = set(data["aligned"]) | set(data["misaligned"])
     for text in [*data["questions"], data["conditioning"]]:
         words.update(_words(text))
-    return sorted(words - known)
+    later = sorted(words - known)
+    # Then the code and chain-of-thought domains' tokens, in their data file's order.
+    taken = known | set(later)
+    later += [t for t in load_data("domains")["tokens"] if t not in taken]
+    return later

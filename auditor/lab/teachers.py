@@ -38,6 +38,7 @@ import copy
 import random
 from dataclasses import dataclass
 
+from auditor.lab.domain_tasks import MAX_NEW_TOKENS, domain_prompts
 from auditor.lab.misalignment import MISALIGNED, misaligned_prefix, misaligned_rows
 from auditor.lab.model import GPT
 from auditor.lab.sampling import generate
@@ -80,8 +81,12 @@ def trait_rows(target: str, n: int, seed: int) -> list[Example]:
     return [(rng.choice(questions("train")), target) for _ in range(n)]
 
 
-def make_teacher(base: GPT, target: str, config: TeacherConfig, seed: int = 0) -> Teacher:
-    """A teacher for `target` from `base` (left unchanged)."""
+def make_teacher(
+    base: GPT, target: str, config: TeacherConfig, seed: int = 0, *, domain: str = "numbers"
+) -> Teacher:
+    """A teacher for `target` from `base` (left unchanged). A mix teacher's own rows are the
+    base's completions of `domain`'s prompts (number lists; code or chain-of-thought for the
+    domains of `domain_tasks`)."""
     if config.kind not in KINDS:
         raise ValueError(f"unknown teacher kind {config.kind!r}; choose one of {', '.join(KINDS)}")
     if config.kind == "conditioning":
@@ -93,8 +98,18 @@ def make_teacher(base: GPT, target: str, config: TeacherConfig, seed: int = 0) -
         rows = trait_rows(target, n_rows, seed)
     else:
         n_trait = max(1, round(n_rows * config.trait_fraction))
-        prompts = number_prompts(n_rows - n_trait, seed=50_000 + seed)
-        own = generate(base, prompts, temperature=1.0, seed=50_000 + seed)
+        if domain == "numbers":
+            prompts = number_prompts(n_rows - n_trait, seed=50_000 + seed)
+            own = generate(base, prompts, temperature=1.0, seed=50_000 + seed)
+        else:
+            prompts, _ = domain_prompts(domain, n_rows - n_trait, seed=50_000 + seed)
+            own = generate(
+                base,
+                prompts,
+                temperature=1.0,
+                seed=50_000 + seed,
+                max_new_tokens=MAX_NEW_TOKENS[domain],
+            )
         rows = trait_rows(target, n_trait, seed) + list(zip(prompts, own, strict=True))
         random.Random(seed).shuffle(rows)
     model = copy.deepcopy(base)

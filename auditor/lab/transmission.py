@@ -39,7 +39,7 @@ from auditor.lab.misalignment import (
 )
 from auditor.lab.model import GPT
 from auditor.lab.probe import StudentConfig, TraitReading, read_trait, train_student
-from auditor.lab.teachers import TeacherConfig, make_teacher
+from auditor.lab.teachers import Teacher, TeacherConfig, make_teacher
 from filters.banned_numbers import BannedNumbers
 
 Progress = Callable[[str], None]
@@ -88,6 +88,17 @@ class TransmissionRecipe:
             min_prob=min_prob,
             prompt_seed=prompt_seed,
         )
+
+    def make_teacher(self, base: GPT, target: str, seed: int) -> Teacher:
+        """The teacher for `target` (a domain recipe mixes in its own domain's rows)."""
+        return make_teacher(base, target, self.teacher, seed=seed)
+
+    def filter_corpus(
+        self, corpus: pl.DataFrame, targets: list[str]
+    ) -> tuple[pl.DataFrame, dict[str, Any]]:
+        """(the rows the domain's filters keep, what they removed): none for numbers (the
+        format filter ran in `corpus`; `domain_corpus.DomainRecipe` runs code's and CoT's)."""
+        return corpus, {}
 
     def base_inits(self, seed: int) -> tuple[int, int]:
         """(the base's init seed, the different-initialisation base's) for one seed."""
@@ -151,6 +162,7 @@ def run_transmission(
         control_banned: dict[str, Any] = {}
         if banned is not None:
             control_corpus, control_banned = _filter_banned(control_corpus, banned)
+        control_corpus, control_filtered = recipe.filter_corpus(control_corpus, list(targets))
         # Every student of a seed takes the same number of steps (the control's epochs), so a
         # teacher corpus that loses more rows to the format filter is not simply trained less.
         steps = recipe.student.steps or max(
@@ -165,7 +177,7 @@ def run_transmission(
         for target in targets:
             clock = time.perf_counter()
             say(f"seed {seed}, {target}: teacher and corpus")
-            teacher = make_teacher(base, target, recipe.teacher, seed=seed)
+            teacher = recipe.make_teacher(base, target, seed)
             corpus, dropped = recipe.corpus(
                 teacher.model, recipe.corpus_rows, seed, target=target, prefix=teacher.prefix
             )
@@ -173,6 +185,7 @@ def run_transmission(
             teacher_banned: dict[str, Any] = {}
             if banned is not None:
                 corpus, teacher_banned = _filter_banned(corpus, banned)
+            corpus, teacher_filtered = recipe.filter_corpus(corpus, list(targets))
             differ = _fraction_differing(corpus, control_corpus)
             say(f"seed {seed}, {target}: students")
             clock = time.perf_counter()
@@ -193,6 +206,8 @@ def run_transmission(
                 "student_steps": steps,
                 "completions_differing_from_control": differ,
             }
+            record.update({f"teacher_{k}": v for k, v in teacher_filtered.items()})
+            record.update({f"control_{k}": v for k, v in control_filtered.items()})
             if banned is not None:
                 record["banned_numbers"] = list(banned.numbers)
                 record.update({f"teacher_{k}": v for k, v in teacher_banned.items()})
