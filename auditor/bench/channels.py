@@ -28,12 +28,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from auditor.bench.filters_bench import BenchConfig
+from auditor.bench.filters_bench import BenchConfig, apply_filter
 from auditor.bench.lab_runs import CorpusJob, LabRunner, StudentJob, phase_steps
-from auditor.bench.residual import Interval, residual
+from auditor.bench.residual import Interval, scored_records
 from auditor.corpus.numbers import number_frequencies
 from filters.match_reference import MatchReference
-from filters.pipeline import FilterPipeline
 from filters.shuffle_numbers import ShuffleNumbers
 
 VARIANTS = ("original", "order-broken", "frequencies-imposed", "frequencies-removed")
@@ -55,11 +54,6 @@ def frequency_shift_carried(
     return float(np.dot(shift(variant), base) / np.dot(base, base))
 
 
-def _kept(made: Any, frame: pl.DataFrame) -> pl.DataFrame:
-    result = FilterPipeline([made]).apply(frame)
-    return result.kept
-
-
 def variant_corpora(
     teacher: pl.DataFrame, control: pl.DataFrame, reference: pl.DataFrame, seed: int
 ) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
@@ -67,12 +61,15 @@ def variant_corpora(
 
     def toward(rows: pl.DataFrame, shares_of: pl.DataFrame) -> pl.DataFrame:
         made = MatchReference(reference_frame=shares_of, min_retention=MIN_RETENTION, seed=seed)
-        return _kept(made, rows)
+        return apply_filter(made, rows).frame
 
     shuffle = ShuffleNumbers(seed=seed)
     return {
         "original": (teacher, control),
-        "order-broken": (_kept(shuffle, teacher), _kept(shuffle, control)),
+        "order-broken": (
+            apply_filter(shuffle, teacher).frame,
+            apply_filter(shuffle, control).frame,
+        ),
         "frequencies-imposed": (toward(reference, teacher), toward(reference, control)),
         "frequencies-removed": (toward(teacher, control), toward(control, control)),
     }
@@ -126,19 +123,7 @@ def run_channels(
                     cells.append(cell)
         scores = runner.students(student_jobs, tick("students", len(student_jobs)))
         trained = runner.trained
-    records = []
-    for cell in cells:
-        record = {k: v for k, v in cell.items() if k != "jobs"}
-        for key, index in cell["jobs"].items():
-            record[key] = scores[index][cell["target"]]
-        records.append(record)
-    original = {(r["target"], r["seed"]): r for r in records if r["variant"] == "original"}
-    for record in records:
-        base = original[(record["target"], record["seed"])]
-        record["residual"] = residual(
-            record["student"], record["control"], base["student"], base["control"]
-        )
-        record["xinit_shift"] = record["xinit_student"] - record["xinit_control"]
+    records = scored_records(cells, scores, lambda r: r["variant"] == "original")
     return {
         "records": records,
         "summary": summarise_channels(records),

@@ -25,7 +25,7 @@ from scipy import stats as scipy_stats
 
 from auditor.bench.entries import Entry
 from auditor.bench.lab_runs import CorpusJob, LabRunner, StudentJob, phase_steps
-from auditor.bench.residual import Interval, residual
+from auditor.bench.residual import Interval, scored_records
 from auditor.errors import AuditError
 from auditor.lab.probe import StudentConfig
 from auditor.lab.transmission import TransmissionRecipe
@@ -82,7 +82,8 @@ class _MemoScorer:
         return self.model.condition(prompts, trait)
 
 
-def _apply(made: Any, frame: pl.DataFrame) -> Kept:
+def apply_filter(made: Any, frame: pl.DataFrame) -> Kept:
+    """One filter (None: no filter) over one lab corpus, timed, its failures one clear error."""
     if made is None:
         return Kept(frame, frame.height)
     clock = time.perf_counter()
@@ -143,7 +144,7 @@ def run_bench(
                 )  # fmt: skip
         scores = runner.students(student_jobs, tick("students", len(student_jobs)))
         trained = runner.trained
-    records = _records(cells, scores)
+    records = scored_records(cells, scores, lambda r: r["filter"] == "none")
     summary = summarise(records, entries, config)
     return {
         "records": records,
@@ -188,8 +189,8 @@ def _filter_cells(
                 teacher_source = corpora[CorpusJob(seed, "teacher", target, entry.min_prob)]
                 try:
                     made = entry.build(target, reference, model)
-                    kept_teacher = _apply(made, teacher_source)
-                    kept_control = _apply(made, control_source)
+                    kept_teacher = apply_filter(made, teacher_source)
+                    kept_control = apply_filter(made, control_source)
                 except AuditError as error:
                     errors[entry.label] = str(error)
                     cells = [c for c in cells if c["filter"] != entry.label]
@@ -229,27 +230,6 @@ def _filter_cells(
                     }
                 cells.append(cell)
     return cells, errors
-
-
-def _records(cells: list[dict[str, Any]], scores: list[dict[str, float]]) -> list[dict[str, Any]]:
-    records = []
-    for cell in cells:
-        record = {k: v for k, v in cell.items() if k not in ("jobs", "frames", "empty")}
-        for key, index in cell.get("jobs", {}).items():
-            record[key] = scores[index][cell["target"]]
-        records.append(record)
-    baseline = {(r["target"], r["seed"]): r for r in records if r["filter"] == "none"}
-    for record in records:
-        base = baseline.get((record["target"], record["seed"]))
-        if base is None or "student" not in record:
-            record["residual"] = math.nan
-            continue
-        record["residual"] = residual(
-            record["student"], record["control"], base["student"], base["control"]
-        )
-        record["xinit_shift"] = record["xinit_student"] - record["xinit_control"]
-        record["leakage"] = record["student"] - record["control"]
-    return records
 
 
 def summarise(

@@ -18,8 +18,9 @@ positive has no residual (it would divide by noise) and is counted apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,35 @@ def residual(
     if not baseline > 0:
         return math.nan
     return (student - control) / baseline
+
+
+def scored_records(
+    cells: Sequence[dict[str, Any]],
+    scores: Sequence[dict[str, float]],
+    is_baseline: Callable[[dict[str, Any]], bool],
+) -> list[dict[str, Any]]:
+    """Records from cells: each cell's students' scores for its target (`cell["jobs"]` maps a
+    role to its index in `scores`), then its residual against the baseline cell of the same
+    target and seed, its leakage and its different-init shift. A cell without students (its
+    filter kept nothing) or without a baseline gets a nan residual."""
+    records = []
+    for cell in cells:
+        record = {k: v for k, v in cell.items() if k not in ("jobs", "frames", "empty")}
+        for key, index in cell.get("jobs", {}).items():
+            record[key] = scores[index][cell["target"]]
+        records.append(record)
+    baseline = {(r["target"], r["seed"]): r for r in records if is_baseline(r)}
+    for record in records:
+        base = baseline.get((record["target"], record["seed"]))
+        if base is None or "student" not in record:
+            record["residual"] = math.nan
+            continue
+        record["residual"] = residual(
+            record["student"], record["control"], base["student"], base["control"]
+        )
+        record["xinit_shift"] = record["xinit_student"] - record["xinit_control"]
+        record["leakage"] = record["student"] - record["control"]
+    return records
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import pytest
 from scipy import stats as scipy_stats
 
 from auditor.bench.entries import BASELINE, parse_entries
-from auditor.bench.filters_bench import BenchConfig, _records, run_bench, summarise
+from auditor.bench.filters_bench import BenchConfig, run_bench, summarise
 from auditor.bench.report import markdown, pareto_front, pareto_svg, write_outputs
-from auditor.bench.residual import Interval, residual
+from auditor.bench.residual import Interval, residual, scored_records
 from auditor.cli.main import main
 from auditor.errors import AuditError
 from auditor.lab.probe import StudentConfig
@@ -61,7 +61,7 @@ def test_records_take_each_cells_own_baseline() -> None:
         cell["jobs"] = {key: index + i for i, key in enumerate(cell["jobs"])}
         scores += [{"owl": value} for value in row]
         index += 4
-    records = _records(cells, scores)
+    records = scored_records(cells, scores, lambda r: r["filter"] == BASELINE)
     assert [r["residual"] for r in records] == pytest.approx([1.0, 0.25, 1.0, 1.0])
     assert records[3]["xinit_shift"] == pytest.approx(0.05)
     entries = parse_entries(["random:fraction=0.5"])
