@@ -100,7 +100,7 @@ def run_channels(
             init, xinit = recipe.base_inits(seed)
             control = corpora[CorpusJob(seed, "control")]
             reference = corpora[CorpusJob(seed, "reference")]
-            steps = max(1, round(student.epochs * control.height / student.batch_size))
+            steps = student.equal_steps(control.height)
             for target in config.targets:
                 teacher = corpora[CorpusJob(seed, "teacher", target)]
                 variants = variant_corpora(teacher, control, reference, seed)

@@ -177,9 +177,7 @@ def _filter_cells(
         model = _MemoScorer(LabModel(base, f"lab:base@init{init}", mix=recipe.base.mix))
         reference = corpora[CorpusJob(seed, "reference")]
         control0 = corpora[CorpusJob(seed, "control")]
-        batch = (config.student or recipe.student).batch_size
-        epochs = (config.student or recipe.student).epochs
-        steps = max(1, round(epochs * control0.height / batch))
+        steps = (config.student or recipe.student).equal_steps(control0.height)
         for entry in entries:
             if entry.label in errors:
                 continue

@@ -117,6 +117,12 @@ class StudentConfig:
     trainable: str = "lnf-bias"
     seed: int = 0
 
+    def equal_steps(self, control_rows: int) -> int:
+        """The steps every student of a seed takes: `steps` when set, else `epochs` over the
+        control corpus. Equal steps whatever a teacher corpus or a filter kept, so a corpus
+        that lost rows is not simply trained less."""
+        return self.steps or max(1, round(self.epochs * control_rows / self.batch_size))
+
 
 def corpus_examples(corpus: pl.DataFrame) -> list[Example]:
     return list(zip(corpus["prompt"].to_list(), corpus["completion"].to_list(), strict=True))

@@ -165,9 +165,7 @@ def run_transmission(
         control_corpus, control_filtered = recipe.filter_corpus(control_corpus, list(targets))
         # Every student of a seed takes the same number of steps (the control's epochs), so a
         # teacher corpus that loses more rows to the format filter is not simply trained less.
-        steps = recipe.student.steps or max(
-            1, round(recipe.student.epochs * control_corpus.height / recipe.student.batch_size)
-        )
+        steps = recipe.student.equal_steps(control_corpus.height)
         student_config = replace(recipe.student, seed=seed, steps=steps)
         say(f"seed {seed}: control students")
         control = train_student(base, control_corpus, student_config, mix=recipe.base.mix)

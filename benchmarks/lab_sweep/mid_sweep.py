@@ -176,7 +176,7 @@ def shuffle_within_rows(corpus: pl.DataFrame, seed: int) -> pl.DataFrame:
 
 
 def _steps(recipe: TransmissionRecipe, student: StudentConfig, control: pl.DataFrame) -> int:
-    return max(1, round(student.epochs * control.height / student.batch_size))
+    return student.equal_steps(control.height)
 
 
 def run(args: argparse.Namespace) -> None:
