@@ -44,8 +44,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     add_option(
         bench, "--domain", default="numbers", choices=DOMAINS,
-        help="the corpora: number lists, code or chain-of-thought (each with its own default "
-        "filters and detectors)",
+        help="the corpora: number lists, code or chain-of-thought (each domain benchmarks the "
+        "filters and runs the detectors that can read it)",
     )  # fmt: skip
     add_option(bench, "--seeds", type=int, default=3, help="seeds (each draws its own base pair)")
     add_option(
