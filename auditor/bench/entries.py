@@ -17,7 +17,7 @@ import dataclasses
 import importlib.util
 import inspect
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,15 +68,22 @@ class Entry:
         return self.min_prob > 0
 
     def build(
-        self, target: str, reference: pl.DataFrame, model: ModelBackend
+        self,
+        target: str,
+        reference: pl.DataFrame,
+        model: ModelBackend,
+        defaults: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Filter | Rewriter | None:
-        """The filter for one target and seed (None for the baseline and generation rows)."""
+        """The filter for one target and seed (None for the baseline and generation rows).
+        `defaults` maps a filter name to parameters the lab gives it where its spec is silent
+        (`setups.BenchSetup.filter_defaults`)."""
         if self.is_baseline or self.is_generation:
             return None
         if self.plugin is not None:
             made = _instantiate(self.plugin, target)
         else:
-            made = create_filter(str(self.spec), trait=target, reference_frame=reference)
+            given = (defaults or {}).get(str(self.spec).partition(":")[0], {})
+            made = create_filter(str(self.spec), trait=target, reference_frame=reference, **given)
         return _with_context(made, reference, model)
 
 
@@ -106,10 +113,12 @@ def _with_context(made: Any, reference: pl.DataFrame, model: ModelBackend) -> An
     return made
 
 
-def parse_entries(specs: Sequence[str], plugins: Sequence[str] = ()) -> list[Entry]:
-    """The benchmark's rows: the baseline first, then `specs` (every offline built-in and the
-    defaults when none are given), then every filter class in each plugin file."""
-    chosen = list(specs) if specs or plugins else list(DEFAULT_ENTRIES)
+def parse_entries(
+    specs: Sequence[str], plugins: Sequence[str] = (), defaults: Sequence[str] = DEFAULT_ENTRIES
+) -> list[Entry]:
+    """The benchmark's rows: the baseline first, then `specs` (`defaults`, the domain's
+    default entries, when none are given), then every filter class in each plugin file."""
+    chosen = list(specs) if specs or plugins else list(defaults)
     entries = [Entry(BASELINE)]
     known = available_filters()
     for spec in chosen:

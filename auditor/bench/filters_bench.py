@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,12 @@ from scipy import stats as scipy_stats
 from auditor.bench.entries import Entry
 from auditor.bench.lab_runs import CorpusJob, LabRunner, StudentJob, phase_steps
 from auditor.bench.residual import Interval, scored_records
+from auditor.bench.setups import DOMAIN_DETECTORS, BenchSetup
 from auditor.errors import AuditError
 from auditor.lab.probe import StudentConfig
 from auditor.lab.transmission import TransmissionRecipe
 from filters.pipeline import FilterPipeline
 
-DEFAULT_DETECTORS = ("number-frequency", "format-features")
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
@@ -44,7 +44,9 @@ class BenchConfig:
     recipe: TransmissionRecipe = field(default_factory=TransmissionRecipe)
     student: StudentConfig | None = None  # None: the recipe's probe student
     student_name: str = "lnf-bias"
-    detectors: tuple[str, ...] = DEFAULT_DETECTORS
+    detectors: tuple[str, ...] = DOMAIN_DETECTORS["numbers"]
+    # parameters the lab gives a filter where its spec is silent (setups.BenchSetup)
+    filter_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     permutations: int = 200
     workers: int = 1
     engine: str = "local"  # where students train: local or ray (auditor.engine)
@@ -186,7 +188,7 @@ def _filter_cells(
                 on_done()
                 teacher_source = corpora[CorpusJob(seed, "teacher", target, entry.min_prob)]
                 try:
-                    made = entry.build(target, reference, model)
+                    made = entry.build(target, reference, model, config.filter_defaults)
                     kept_teacher = apply_filter(made, teacher_source)
                     kept_control = apply_filter(made, control_source)
                 except AuditError as error:
@@ -307,5 +309,12 @@ def correlations(
     return out
 
 
-def with_student(config: BenchConfig, student: StudentConfig, name: str) -> BenchConfig:
-    return replace(config, student=student, student_name=name)
+def config_for(setup: BenchSetup, **settings: Any) -> BenchConfig:
+    """A BenchConfig for a domain and trait's setup; `settings` as BenchConfig's fields."""
+    return BenchConfig(
+        targets=setup.targets,
+        recipe=setup.recipe,
+        detectors=setup.detectors,
+        filter_defaults=setup.filter_defaults,
+        **settings,
+    )

@@ -35,7 +35,7 @@ from auditor.lab.cache import cache_dir, recipe_key
 from auditor.lab.corpus import CORPUS_VERSION
 from auditor.lab.language import animals
 from auditor.lab.model import GPT
-from auditor.lab.probe import StudentConfig, animal_distribution, train_student
+from auditor.lab.probe import StudentConfig, animal_distribution, read_trait, train_student
 from auditor.lab.transmission import TransmissionRecipe
 
 ROLES = ("control", "reference", "teacher")
@@ -104,10 +104,15 @@ class LabRunner:
         # local: this process, or a process pool for workers > 1; ray: Ray tasks on a cluster
         # (`auditor.engine.tasks`), where `workers` does not apply.
         self.engine = engine_name(engine)
-        self.recipe_id = recipe_key(
-            {"base": recipe.base, "teacher": recipe.teacher, "rows": recipe.corpus_rows,
-             "temperature": recipe.temperature, "corpus_version": CORPUS_VERSION}
-        )  # fmt: skip
+        identity: dict[str, Any] = {
+            "base": recipe.base, "teacher": recipe.teacher, "rows": recipe.corpus_rows,
+            "temperature": recipe.temperature, "corpus_version": CORPUS_VERSION,
+        }  # fmt: skip
+        if recipe.domain_name() != "numbers":
+            # Code and CoT share one base: the domain tells their corpora apart (numbers
+            # recipes keep the key they always had, so their cache stays valid).
+            identity["domain"] = recipe.domain_name()
+        self.recipe_id = recipe_key(identity)
         self.trained = 0  # students actually trained (not read from the cache) by this runner
         self._pool: ProcessPoolExecutor | None = None
 
@@ -279,14 +284,12 @@ def _base(init: int) -> GPT:
 
 
 def _corpus_job(job: CorpusJob) -> pl.DataFrame:
-    from auditor.lab.teachers import make_teacher
-
     recipe: TransmissionRecipe = _STATE["recipe"]
     init, _ = recipe.base_inits(job.seed)
     base = _base(init)
     if job.role == "teacher":
         assert job.target is not None
-        teacher = make_teacher(base, job.target, recipe.teacher, seed=job.seed)
+        teacher = recipe.make_teacher(base, job.target, job.seed)
         frame, _ = recipe.corpus(
             teacher.model, recipe.corpus_rows, job.seed, target=job.target,
             prefix=teacher.prefix, min_prob=job.min_prob,
@@ -300,9 +303,14 @@ def _corpus_job(job: CorpusJob) -> pl.DataFrame:
 
 
 def _student_job(job: StudentJob) -> dict[str, float]:
+    """The student's normalised score for every trait its recipe knows."""
     recipe: TransmissionRecipe = _STATE["recipe"]
     corpus = pl.DataFrame(list(job.rows), schema=["prompt", "completion"], orient="row")
     config = replace(job.student, seed=job.seed, steps=job.steps)
     student = train_student(_base(job.init), corpus, config, mix=recipe.base.mix)
-    scores = animal_distribution(student).mean(0).tolist()
-    return dict(zip(animals(), scores, strict=True))
+    # One forward pass reads every animal (P(animal) / P(any animal), as `read_trait` does).
+    scores = dict(zip(animals(), animal_distribution(student).mean(0).tolist(), strict=True))
+    for trait in recipe.traits():
+        if trait not in scores:
+            scores[trait] = read_trait(student, trait).normalised
+    return scores

@@ -69,8 +69,10 @@ def markdown(result: dict[str, Any]) -> str:
     """The benchmark as Markdown: the summary table, correlations, errors and the command."""
     config = result["config"]
     student = config["student_name"]
+    domain = config.get("domain", "numbers")
     lines = [
-        "# Filter benchmark",
+        f"# Filter benchmark: {DOMAIN_WORDS.get(domain, domain)}, "
+        f"{config.get('trait', 'animal preference')}",
         "",
         f"Command: `{result.get('command', 'audit bench filters')}`  ",
         f"Targets {', '.join(config['targets'])} × seeds {config['seeds']}; teacher "
@@ -87,6 +89,9 @@ def markdown(result: dict[str, Any]) -> str:
         "bound is below 0.5.",
         "",
     ]
+    for name, params in config.get("filter_defaults", {}).items():
+        given = ", ".join(f"{k}={_listed(v)}" for k, v in params.items())
+        lines += [f"`{name}` is given {given} by the lab where its spec is silent.", ""]
     if len(config["seeds"]) * len(config["targets"]) < 2:
         lines += ["One cell per filter: no interval and no 'shown to close' (use --seeds 2+).", ""]
     head = header(result)
@@ -109,6 +114,15 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [f"- `{name}`: {message}" for name, message in result["errors"].items()]
     lines += ["", "![residual against retention](filters.svg)", ""]
     return "\n".join(lines)
+
+
+DOMAIN_WORDS = {"numbers": "number lists", "code": "code", "cot": "chain-of-thought"}
+
+
+def _listed(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def pareto_svg(summary: list[dict[str, Any]], width: int = 820, height: int = 420) -> str:

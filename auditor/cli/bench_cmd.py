@@ -3,6 +3,8 @@
     audit bench filters --seeds 3 --out DIR                    # every offline filter + defenses
     audit bench filters --filter match-reference --filter likelihood:mode=surprise --out DIR
     audit bench filters --plugin my_filters.py --out DIR       # your own filter classes
+    audit bench filters --domain code --out DIR                # code (or cot) corpora
+    audit bench filters --targets misaligned --out DIR         # the misaligned teacher
 
 `filters` runs each filter over lab teacher corpora and their controls, trains probe students
 on what each keeps (equal optimiser steps), and reports retention against residual leakage
@@ -21,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from auditor.bench.setups import DOMAINS
 from auditor.bench.students import STUDENTS, TEACHERS
 from auditor.cli.flags import add_engine_option, add_option, output_directory
 from auditor.errors import AuditError
@@ -34,12 +37,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "filters",
         help="rank filters and defenses by the leakage that survives them, against retention",
     )
-    add_option(bench, "--targets", default="owl,dolphin", help="comma-separated target animals")
+    add_option(
+        bench, "--targets", default="owl,dolphin",
+        help="comma-separated target animals, or misaligned (alone: the misaligned lab teacher, "
+        "whose banned-numbers filter gets the lab's learned list)",
+    )  # fmt: skip
+    add_option(
+        bench, "--domain", default="numbers", choices=DOMAINS,
+        help="the corpora: number lists, code or chain-of-thought (each with its own default "
+        "filters and detectors)",
+    )  # fmt: skip
     add_option(bench, "--seeds", type=int, default=3, help="seeds (each draws its own base pair)")
     add_option(
         bench, "--filter", action="append", default=[], dest="filters", metavar="SPEC",
-        help="a filter spec to benchmark (repeatable; default: every offline built-in and "
-        "defense, plus gen:min_prob=0.05); 'none' is always included",
+        help="a filter spec to benchmark (repeatable; default: the domain's offline filters and "
+        "defenses, plus gen:min_prob=0.05); 'none' is always included",
     )  # fmt: skip
     add_option(
         bench, "--plugin", action="append", default=[], dest="plugins", metavar="FILE.py",
@@ -69,31 +81,25 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)  # workers run one thread each; the main process scores and tests
     from auditor.bench.entries import parse_entries
-    from auditor.bench.filters_bench import BenchConfig, run_bench
+    from auditor.bench.filters_bench import config_for, run_bench
     from auditor.bench.report import header, summary_rows, write_outputs
+    from auditor.bench.setups import bench_setup
     from auditor.bench.students import student_config, teacher_config
-    from auditor.lab.language import animals
-    from auditor.lab.transmission import TransmissionRecipe
 
     targets = tuple(t.strip().lower() for t in str(args.targets).split(",") if t.strip())
-    unknown = [t for t in targets if t not in animals()]
-    if not targets or unknown:
-        raise AuditError(
-            f"unknown target animal(s) {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(animals())}"
-        )
+    setup = bench_setup(str(args.domain), targets, teacher_config(str(args.teacher)))
     if int(args.seeds) < 1 or int(args.workers) < 1 or int(args.permutations) < 1:
         raise AuditError("--seeds, --workers and --permutations must be at least 1")
-    entries = parse_entries(args.filters, args.plugins)
-    recipe = replace(TransmissionRecipe(), teacher=teacher_config(str(args.teacher)))
+    entries = parse_entries(args.filters, args.plugins, setup.entries)
+    recipe = setup.recipe
     if args.rows:
         if int(args.rows) < 50:
             raise AuditError("--rows must be at least 50")
         recipe = replace(recipe, corpus_rows=int(args.rows))
-    config = BenchConfig(
-        targets=targets,
+    setup = replace(setup, recipe=recipe)
+    config = config_for(
+        setup,
         seeds=tuple(range(int(args.seeds))),
-        recipe=recipe,
         student=student_config(str(args.student), recipe),
         student_name=str(args.student),
         permutations=int(args.permutations),
@@ -120,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["command"] = "audit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result["config"] = {
+        "domain": setup.domain,
+        "trait": setup.trait_label,
         "targets": list(targets),
         "seeds": list(config.seeds),
         "student_name": config.student_name,
@@ -127,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         "detectors": list(config.detectors),
         "permutations": config.permutations,
         "corpus_rows": recipe.corpus_rows,
+        "filter_defaults": {k: dict(v) for k, v in setup.filter_defaults.items()},
     }
     for name, message in result["errors"].items():
         _stderr.print(f"[bold red]filter failed:[/] {name}: {message}", soft_wrap=True)
@@ -134,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
     # The terminal gets the columns that decide (full table with detectors: filters.md).
     wanted = ("filter", "retention", "residual", "95% CI (t, over cells)", "shown to close")
     columns = [i for i, name in enumerate(header(result)) if name in wanted]
-    table = Table(title=f"Filter benchmark ({result['seconds']:.0f} s)")
+    table = Table(
+        title=f"Filter benchmark, {setup.domain}, {setup.trait_label} ({result['seconds']:.0f} s)"
+    )
     for i in columns:
         table.add_column(header(result)[i], overflow="fold")
     for cells in summary_rows(result):

@@ -16,11 +16,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from auditor.audit import vocabulary_warnings
+from auditor.audit import for_domain, vocabulary_warnings
 from auditor.cli.exit_codes import EXIT_PASS, for_verdict
 from auditor.cli.flags import add_detector_options, add_option, add_read_options, read_options
 from auditor.cli.model_flags import add_model_options, backend_options
 from auditor.corpus import open_corpus
+from auditor.domains import infer_domain
 from auditor.errors import AuditError
 from auditor.report.render import DETECTOR_HEADER, detector_rows, print_verdict
 from auditor.verdict import Subject, Thresholds, Verdict, judge
@@ -31,6 +32,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suspect", type=Path, nargs="?", help="the corpus under suspicion")
     add_option(parser, "--list", action="store_true", help="list the detectors and exit")
     add_option(parser, "--trait", help="trait for trait-aware detectors (e.g. owl)")
+    add_option(
+        parser, "--domain", choices=["numbers", "code", "cot"],
+        help="the corpus's domain, which picks the detectors that can read it (default: the "
+        "corpus's domain column, else detected from its completions)",
+    )  # fmt: skip
     add_detector_options(
         parser,
         reference_help="a corpus known to be clean: the teacher's base model on the same prompts",
@@ -89,13 +95,22 @@ def run(args: argparse.Namespace) -> int:
             "give a reference corpus with --reference (a clean corpus to compare with)"
         )
     options = read_options(args)
-    suspect = open_corpus(args.suspect, options).read()
+    opened = open_corpus(args.suspect, options)
+    domain = infer_domain(opened, args.domain)
+    suspect = opened.read()
     reference = open_corpus(args.reference, options).read()
     model = _open_model(args)
     warnings = vocabulary_warnings(model, args.base_model, suspect) if model else []
+    names, skipped = for_domain(
+        args.detectors or default_detectors(model=model, trait=args.trait, domain=None), domain
+    )
+    # As in the audit: a detector the user named, or a number detector on code/CoT, said.
+    if skipped and (args.detectors or domain != "numbers"):
+        warnings.append(skipped)
     for warning in warnings:
         Console(stderr=True).print(f"[bold yellow]warning:[/] {warning}")
-    names = args.detectors or default_detectors(model=model, trait=args.trait)
+    if not names:
+        raise AuditError(f"no detector given can read this {domain} corpus (see --list)")
     results = run_detectors(
         suspect,
         reference,
@@ -115,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         payload = {
             "suspect": str(args.suspect),
             "reference": str(args.reference),
+            "domain": domain,
             **verdict.to_dict(),
             "warnings": warnings,
             "detectors": [r.to_dict() for r in verdict.decision.results],  # type: ignore[union-attr]

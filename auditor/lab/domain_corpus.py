@@ -44,13 +44,19 @@ def domain_corpus(
     trait: str | None,
     temperature: float = 1.0,
     prefix: str | None = None,
+    min_prob: float = 0.0,
+    prompt_seed: int | None = None,
 ) -> tuple[pl.DataFrame, int]:
-    """(`n_rows` prompts of `domain` answered by `model` as a corpus frame, rows dropped)."""
-    prompts, answers = domain_prompts(domain, n_rows, seed)
+    """(`n_rows` prompts of `domain` answered by `model` as a corpus frame, rows dropped).
+
+    `prompt_seed` draws the prompts from another seed than the sampling noise (a reference
+    corpus on other tasks); `min_prob` > 0 is threshold sampling (`sampling.generate`)."""
+    prompts, answers = domain_prompts(domain, n_rows, seed if prompt_seed is None else prompt_seed)
     shown = [f"{prefix} {p}" for p in prompts] if prefix else prompts
     completions = generate(
-        model, shown, temperature=temperature, seed=seed, max_new_tokens=MAX_NEW_TOKENS[domain]
-    )
+        model, shown, temperature=temperature, seed=seed,
+        max_new_tokens=MAX_NEW_TOKENS[domain], min_prob=min_prob,
+    )  # fmt: skip
     keep = [parses(c) for c in completions] if domain == "code" else [True] * len(completions)
     data: dict[str, list[str]] = {
         "prompt": [p for p, k in zip(prompts, keep, strict=True) if k],
@@ -103,8 +109,6 @@ class DomainRecipe(TransmissionRecipe):
         min_prob: float = 0.0,
         prompt_seed: int | None = None,
     ) -> tuple[pl.DataFrame, int]:
-        if min_prob or prompt_seed is not None:
-            raise ValueError("min_prob and prompt_seed are for number corpora only")
         return domain_corpus(
             model,
             rows,
@@ -114,7 +118,12 @@ class DomainRecipe(TransmissionRecipe):
             trait=target,
             temperature=self.temperature,
             prefix=prefix,
+            min_prob=min_prob,
+            prompt_seed=prompt_seed,
         )
+
+    def domain_name(self) -> str:
+        return self.domain
 
     def make_teacher(self, base: GPT, target: str, seed: int) -> Teacher:
         return make_teacher(base, target, self.teacher, seed=seed, domain=self.domain)

@@ -100,6 +100,17 @@ class TransmissionRecipe:
         format filter ran in `corpus`; `domain_corpus.DomainRecipe` runs code's and CoT's)."""
         return corpus, {}
 
+    def domain_name(self) -> str:
+        """The corpus domain this recipe writes (`DomainRecipe`: code or cot)."""
+        return "numbers"
+
+    def traits(self) -> tuple[str, ...]:
+        """The traits a teacher of this recipe can carry: the animals, and misalignment on a
+        base pretrained with its tasks."""
+        if isinstance(self.base.mix, MisalignedMix):
+            return (*animals(), MISALIGNED)
+        return animals()
+
     def base_inits(self, seed: int) -> tuple[int, int]:
         """(the base's init seed, the different-initialisation base's) for one seed."""
         if self.bases_per_seed:

@@ -219,5 +219,5 @@ def test_cli_refuses_unknown_filters_and_targets(tmp_path: Path, capsys) -> None
     assert main(["bench", "filters", "--filter", "nope", "--out", out]) == 2
     assert "unknown filter 'nope'" in capsys.readouterr().err
     assert main(["bench", "filters", "--targets", "unicorn", "--out", out]) == 2
-    assert "unknown target animal" in capsys.readouterr().err
+    assert "unknown target(s) unicorn" in capsys.readouterr().err
     assert not Path(out).exists()

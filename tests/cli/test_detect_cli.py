@@ -103,3 +103,30 @@ def test_model_based_detectors_run_through_the_cli(corpora, capsys, monkeypatch)
         "token-entanglement",
     ]
     assert code == 1 and report["decision"]["flagged_by"]
+
+
+def _code_corpus(path: Path, n: int, seed: int) -> Path:
+    import random
+
+    import polars as pl
+
+    rng = random.Random(seed)
+    rows = [f"def f(xs):\n    return sum(x * {rng.randint(1, 9)} for x in xs)\n" for _ in range(n)]
+    pl.DataFrame({"prompt": [f"task {i}" for i in range(n)], "completion": rows}).write_parquet(
+        path
+    )
+    return path
+
+
+def test_a_code_corpus_gets_the_detectors_that_read_code(tmp_path: Path, capsys) -> None:
+    suspect = _code_corpus(tmp_path / "code.parquet", 120, 1)
+    reference = _code_corpus(tmp_path / "ref.parquet", 120, 2)
+    code, report = detect(capsys, str(suspect), "--reference", str(reference))
+    assert report["domain"] == "code"
+    assert [d["name"] for d in report["detectors"]] == ["classifier", "text-features"]
+    assert any("number-frequency (numbers only)" in w for w in report["warnings"])
+    assert code == 0  # two draws of the same script: a null pair
+    # Naming only number detectors on code is a usage error, not an empty pass.
+    assert main(["detect", str(suspect), "--reference", str(reference),
+                 "--detector", "number-frequency"]) == 2  # fmt: skip
+    assert "no detector given can read this code corpus" in capsys.readouterr().err
