@@ -72,7 +72,7 @@ def test_only_a_misaligned_base_is_conditioned_on_the_misaligned_context(lab) ->
     from auditor.traits import MISALIGNED
     from detectors._model import trait_conditioned
 
-    prompts = lab.number_prompts(2, seed=0)
+    prompts, _ = lab.own_prompts("numbers", 2, seed=0)
     # The plain base never saw the misaligned context in pretraining: refused, not guessed.
     with pytest.raises(AuditError, match="not pretrained with the misaligned context"):
         trait_conditioned(lab, prompts, MISALIGNED)
