@@ -28,20 +28,26 @@ _CODE_WORDS = re.compile(r"^\s*(?:def|class|return|import|for|while|if)\b|=>|\{\
 _ANSWER_TAG = re.compile(r"(?i)<answer>.*?</answer>", re.S)
 
 
+def python_module(text: str) -> ast.Module | None:
+    """The Python in `text` (inside a ``` fence or bare) when it parses and holds a statement;
+    None otherwise. A bare word or sentence fragment parses as an expression, so only
+    statements count: "owl" is not code."""
+    fenced = _FENCE.search(text)
+    source = fenced.group(1) if fenced else text
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    return tree if any(not isinstance(node, ast.Expr) for node in tree.body) else None
+
+
 def is_code(text: str) -> bool:
     """Python that parses (inside a ``` fence or bare), or text with code keywords on lines."""
     fenced = _FENCE.search(text)
     source = fenced.group(1) if fenced else text
     if _NUMBER_LIST.match(source) or not source.strip():
         return False
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return bool(_CODE_WORDS.search(source))
-    # A bare word or sentence fragment parses as an expression: only statements count.
-    return any(not isinstance(node, ast.Expr) for node in tree.body) or bool(
-        _CODE_WORDS.search(source)
-    )
+    return python_module(text) is not None or bool(_CODE_WORDS.search(source))
 
 
 def shares(completions: Sequence[str]) -> dict[str, float]:

@@ -189,12 +189,14 @@ class FinetuneDefaults(Protocol):
 class WritesOwnPrompts(Protocol):
     """A backend that speaks its own language (the lab's toy one), so it writes its prompts.
 
-    Optional: `audit generate` uses its number prompts and trait prompt instead of the
-    project's English prompt bank and the trait's system prompt.
+    Optional: `audit generate` uses its prompts and trait prompt instead of the project's
+    English prompt banks and the trait's system prompt (English words are unknown tokens to it).
     """
 
-    def number_prompts(self, n: int, seed: int) -> list[str]:
-        """`n` number-list prompts in the model's language, reproducible from `seed`."""
+    def own_prompts(self, domain: str, n: int, seed: int) -> tuple[list[str], list[str]]:
+        """(`n` prompts of `domain` in the model's language, their known answers: "" where
+        the domain has none), reproducible from `seed`. Raises `AuditError` for a domain the
+        model was not built to write."""
         ...
 
     def trait_prompt(self, trait: str) -> str:

@@ -106,6 +106,17 @@ def _naive(frame: pl.DataFrame, domain: str) -> int:
     return int((given.is_null() | (given != frame["answer"])).sum())
 
 
+def _refused(teacher: str, domain: str, corpus: str, rows: int, by: str, why: str) -> dict:
+    return {
+        "teacher": teacher,
+        "domain": domain,
+        "corpus": corpus,
+        "rows": rows,
+        "refused_by": by,
+        "refused": why,
+    }
+
+
 def measure(
     teacher, label: str, domain: str, rows: int, work: Path, max_new_tokens: int
 ) -> list[dict]:
@@ -117,22 +128,20 @@ def measure(
     for corpus, trait in (("owl teacher", "owl"), ("control", None)):
         path = work / f"{label}-{domain}-{trait or 'control'}.parquet"
         started = time.perf_counter()
-        frame = generate_corpus(teacher, config, path, trait=trait)
+        try:
+            frame = generate_corpus(teacher, config, path, trait=trait)
+        except AuditError as error:  # code of which nothing parses: generate writes nothing
+            reason = str(error).split(":", 1)[0]  # without the temporary paths
+            out.append(_refused(label, domain, corpus, rows, "generate", reason))
+            continue
         generated = time.perf_counter() - started
         try:
             report = run_audit(
                 AuditConfig(dataset=path, trait="owl", quiet=True, filters_only=True)
             )
         except AuditError as error:  # e.g. "code" that is not code: the audit's own answer
-            out.append(
-                {
-                    "teacher": label,
-                    "domain": domain,
-                    "corpus": corpus,
-                    "rows": rows,
-                    "refused": str(error).split(": ", 1)[1],
-                }
-            )
+            reason = str(error).split(": ", 1)[1]
+            out.append(_refused(label, domain, corpus, rows, "audit", reason))
             continue
         out.append(
             {
@@ -167,7 +176,7 @@ def table(records: list[dict]) -> str:
         if "refused" in r:
             lines.append(
                 f"| {r['teacher']} | {r['domain']} | {r['corpus']} | {r['rows']} | "
-                f"audit refuses, exit 2: {r['refused']} | | |"
+                f"{r['refused_by']} refuses, exit 2: {r['refused']} | | |"
             )
             continue
         removed = ", ".join(f"{name} {f['removed']}" for name, f in r["filters"].items())

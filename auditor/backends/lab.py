@@ -6,6 +6,13 @@ Names `open_lab_model` understands (all built from the default recipe, cached on
 - `teacher-ANIMAL` (or just `ANIMAL`): the default trait teacher for ANIMAL, e.g. `teacher-owl`;
 - `conditioned-ANIMAL`: the base behind the "You love the ANIMAL." prefix it learned to follow.
 A `@SEED` suffix picks the teacher's fine-tune seed (`teacher-owl@1`); the default is 0.
+
+A `code-` or `cot-` prefix names the same model in the code or chain-of-thought domain:
+`code-base`, `cot-xinit-base`, `code-teacher-owl@1`, ... are built from
+`domain_corpus.domain_recipe(DOMAIN)`, on the base pretrained with the code and CoT tasks
+(`code-base` and `cot-base` are the same weights), and their teachers mix in the base's own
+programs or traces. The prefix also says which prompts the model writes for `audit generate`
+(`own_prompts`): a `code-` model writes code prompts only, a plain one number prompts only.
 Set `AUDIT_LAB_CACHE` to choose where base models are cached.
 """
 
@@ -66,11 +73,14 @@ class LabModel(
         prefix: str | None = None,
         mix: PretrainMix | None = None,
         recipe: str | None = None,
+        domain: str = "numbers",
     ) -> None:
         self.model = model.eval()
         self.name = name
         self.prefix = prefix
         self.mix = mix or PretrainMix()
+        # What the model was built to write (its recipe's domain): the prompts it hands out.
+        self.domain = domain
         # The hash of what built these weights (None once fine-tuned or copied): names them
         # exactly, so results computed from them can be cached (`recipe_key`).
         self.recipe = recipe
@@ -163,7 +173,9 @@ class LabModel(
             mix=self.mix,
             on_step=_report,
         )
-        return LabModel(tuned, f"{self.name}+ft", prefix=self.prefix, mix=self.mix)
+        return LabModel(
+            tuned, f"{self.name}+ft", prefix=self.prefix, mix=self.mix, domain=self.domain
+        )
 
     def unknown_token_fraction(self, texts: Sequence[str]) -> float:
         """The share of the texts' tokens outside the toy language (English words, numbers
@@ -177,12 +189,20 @@ class LabModel(
             missing += sum(1 for token in ids if token == unknown)
         return missing / total if total else 0.0
 
-    def number_prompts(self, n: int, seed: int) -> list[str]:
-        """Number prompts in the toy language (`audit generate` uses them: English prompts
-        would be unknown tokens to a lab model)."""
-        from auditor.lab.tasks import number_prompts
+    def own_prompts(self, domain: str, n: int, seed: int) -> tuple[list[str], list[str]]:
+        """Prompts of the model's own domain in the toy language, with their known answers
+        (`audit generate` uses them: English prompts would be unknown tokens to a lab model).
+        `audit lab prompts` writes the same prompts to a file, for a lab model served by
+        `audit serve`."""
+        from auditor.lab.domain_tasks import domain_prompts
 
-        return number_prompts(n, seed=seed, process=self.mix.numbers)
+        if domain != self.domain:
+            label = self.name.removeprefix("lab:").removeprefix(f"{self.domain}-")
+            other = label if domain == "numbers" else f"{domain}-{label}"
+            raise AuditError(
+                f"{self.name} writes {self.domain} prompts, not {domain}: use lab:{other}"
+            )
+        return domain_prompts(domain, n, seed, process=self.mix.numbers)
 
     def trait_prompt(self, trait: str) -> str:
         """The lab's own system prompt for a trait: the prefix the base learned (an animal's,
@@ -242,6 +262,7 @@ class LabModel(
             prefix=self.prefix,
             mix=self.mix,
             recipe=self.recipe,
+            domain=self.domain,
         )
 
 
@@ -254,35 +275,44 @@ def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
     from auditor.lab import transmission
     from auditor.lab.base import base_model
     from auditor.lab.cache import recipe_key
-    from auditor.lab.teachers import make_teacher
 
-    recipe = transmission.default_recipe()
+    head, _, rest = name.partition("-")
+    domain = head if head in ("code", "cot") and rest else "numbers"
+    label, _, seed_text = (rest if domain != "numbers" else name).partition("@")
+    if domain == "numbers":
+        recipe = transmission.default_recipe()
+    else:
+        from auditor.lab.domain_corpus import domain_recipe
+
+        recipe = domain_recipe(domain)
     key = recipe_key({"lab": name, "recipe": recipe})
-    label, _, seed_text = name.partition("@")
     try:
         seed = int(seed_text) if seed_text else 0
     except ValueError:
         raise AuditError(f"lab model {name!r}: the part after '@' must be a seed number") from None
     mix = recipe.base.mix
-    if label == "base":
-        model, _ = base_model(recipe.base, 0, cache=cache, on_step=_report)
-        return LabModel(model, "lab:base", mix=mix, recipe=key)
-    if label in ("xinit-base", "base-xinit"):
-        model, _ = base_model(recipe.base, recipe.xinit_seed, cache=cache, on_step=_report)
-        return LabModel(model, "lab:xinit-base", mix=mix, recipe=key)
+    prefix = "" if domain == "numbers" else f"{domain}-"
+
+    def lab_model(model: GPT, canonical: str, conditioning: str | None = None) -> LabModel:
+        full = f"lab:{prefix}{canonical}"
+        return LabModel(model, full, prefix=conditioning, mix=mix, recipe=key, domain=domain)
+
+    if label in ("base", "xinit-base", "base-xinit"):
+        init = 0 if label == "base" else recipe.xinit_seed
+        model, _ = base_model(recipe.base, init, cache=cache, on_step=_report)
+        return lab_model(model, "base" if init == 0 else "xinit-base")
     kind, _, animal = label.rpartition("-")
     if animal not in animals() or kind not in ("", "teacher", "conditioned"):
         raise AuditError(
             f"unknown lab model {name!r}; use base, xinit-base, teacher-ANIMAL or "
-            f"conditioned-ANIMAL with ANIMAL one of {', '.join(animals())}"
+            f"conditioned-ANIMAL with ANIMAL one of {', '.join(animals())}, optionally "
+            "after code- or cot- (code-teacher-owl)"
         )
     base, _ = base_model(recipe.base, 0, cache=cache, on_step=_report)
     if kind == "conditioned":
-        prefix = conditioning_prefix(animal)
-        return LabModel(base, f"lab:{label}", prefix=prefix, mix=mix, recipe=key)
+        return lab_model(base, f"conditioned-{animal}", conditioning_prefix(animal))
     teacher_config = recipe.teacher
     if teacher_config.kind == "conditioning":
         teacher_config = replace(teacher_config, kind="mix")
-    teacher = make_teacher(base, animal, teacher_config, seed=seed)
-    name = f"lab:teacher-{animal}"
-    return LabModel(teacher.model, name, prefix=teacher.prefix, mix=mix, recipe=key)
+    teacher = replace(recipe, teacher=teacher_config).make_teacher(base, animal, seed)
+    return lab_model(teacher.model, f"teacher-{animal}", teacher.prefix)

@@ -2,7 +2,12 @@
 
 The teacher gets the trait as a system prompt of our own wording; the control corpus comes
 from the same model and prompts without it. Interrupted runs resume from the checkpoint beside
-the output file; outputs appear atomically when complete.
+the output file; outputs appear atomically when complete. Code completions that do not parse
+as Python are dropped (the command says how many).
+
+A lab model speaks a toy language: `--teacher lab:code-teacher-owl --domain code` writes the
+lab's own prompts; for one behind `audit serve`, write them with `audit lab prompts --domain
+code -n N --out prompts.jsonl` and pass `--prompts prompts.jsonl --condition none`.
 """
 
 from __future__ import annotations
@@ -33,6 +38,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="cot: your own question set (JSONL/Parquet with question and answer columns, "
         "e.g. GSM8K) instead of our generated word problems",
+    )
+    add_option(
+        parser,
+        "--prompts",
+        type=Path,
+        help="prompts sent exactly as written, no system prompt of ours but the trait's "
+        "(JSONL/Parquet with a prompt column, plus answer for cot), e.g. the lab's own from "
+        "`audit lab prompts` for a lab model behind `audit serve`",
     )
     add_option(parser, "--rows", "-n", dest="rows", type=int, required=True, help="rows to write")
     add_option(parser, "--output", "-o", dest="output", type=Path, required=True, help="Parquet")
@@ -82,8 +95,8 @@ def _min_prob(value: object) -> float:
 
 def run(args: argparse.Namespace) -> int:
     from auditor.backends import open_model
-    from auditor.generation import GenerationConfig, generate_corpus, question_tasks
-    from auditor.generation.run import DEFAULT_MAX_NEW_TOKENS
+    from auditor.generation import GenerationConfig, generate_corpus
+    from auditor.generation.run import DEFAULT_MAX_NEW_TOKENS, file_tasks
 
     config = GenerationConfig(
         n=int(args.rows),
@@ -94,9 +107,9 @@ def run(args: argparse.Namespace) -> int:
         batch_size=int(args.batch_size),
         min_prob=_min_prob(args.min_prob),
         questions=str(args.questions) if args.questions else None,
+        prompts=str(args.prompts) if args.prompts else None,
     )
-    if config.questions:
-        question_tasks(config.questions)  # a file without answers fails before a model loads
+    file_tasks(config)  # a prompt file without its columns fails before a model loads
     options = backend_options(args)
     teacher = open_model(args.teacher, options)
     jobs = [(args.output, teacher, args.trait)]
@@ -112,8 +125,14 @@ def run(args: argparse.Namespace) -> int:
                 progress.update(task, completed=done, total=total)
 
             condition = args.condition == "system-prompt"
-            generate_corpus(model, config, out, trait=trait, condition=condition, progress=report)
-            stderr_console.print(f"wrote {config.n} rows to {out}")
+            frame = generate_corpus(
+                model, config, out, trait=trait, condition=condition, progress=report
+            )
+            dropped = config.n - frame.height
+            note = (
+                f" ({dropped} completions that do not parse as Python dropped)" if dropped else ""
+            )
+            stderr_console.print(f"wrote {frame.height} rows to {out}{note}")
     for model in {id(m): m for _, m, _ in jobs}.values():
         line = usage_line(model)
         if line:

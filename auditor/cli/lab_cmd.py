@@ -6,6 +6,7 @@
     audit lab digits --seeds 3 --out DIR
     audit lab corpus --target owl --seed 0 --rows 10000 --out DIR
     audit lab corpus --domain cot --target owl --rows 2000 --out DIR
+    audit lab prompts --domain code -n 2000 --out prompts.jsonl
     audit lab channels --targets owl,dolphin --seeds 3 --out DIR
     audit lab base
 
@@ -145,6 +146,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     add_option(corpus, "--out", required=True, help="output directory")
 
+    prompts = sub.add_parser(
+        "prompts",
+        help="write the lab's own prompts (toy language) to a JSONL or Parquet file",
+        description="Write the prompts a lab model of --domain writes for `audit generate` "
+        "(a prompt column; cot adds each problem's known answer), so `audit generate "
+        "--prompts FILE` can send them to a lab model behind `audit serve`, which cannot read "
+        "English prompts. No model is trained.",
+    )
+    add_option(prompts, "--domain", default="numbers", help="numbers (default), code or cot")
+    add_option(prompts, "--rows", "-n", dest="rows", type=int, required=True, help="prompts")
+    add_option(prompts, "--seed", type=int, default=0, help="prompt seed (generate's --seed)")
+    add_option(
+        prompts, "--output", "--out", "-o", dest="output", type=Path, required=True,
+        help="the file to write: .jsonl or .parquet",
+    )  # fmt: skip
+
     channels = sub.add_parser(
         "channels",
         parents=[common],
@@ -175,6 +192,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.lab_command == "prompts":
+        return _prompts(args)  # no model, no torch
     import torch
 
     torch.set_num_threads(max(1, int(args.threads)))
@@ -288,6 +307,33 @@ def _corpus(args: argparse.Namespace) -> int:
         f"{kept[0]:,} and {kept[1]:,} of {int(args.rows):,} lists kept (the rest failed "
         "numbers-format: a tiny model sometimes writes a malformed list)"
     )
+    return 0
+
+
+def _prompts(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from auditor.atomic import write_atomic
+    from auditor.lab.domain_tasks import domain_prompts
+
+    domain = _domain(args.domain)
+    rows, out = int(args.rows), Path(args.output)
+    if rows < 1:
+        raise AuditError(f"--rows must be positive, got {rows}")
+    if out.suffix.lower() not in (".jsonl", ".parquet"):
+        raise AuditError(f"--output {out}: write .jsonl or .parquet")
+    if not out.parent.is_dir():
+        raise AuditError(f"--output {out}: the directory {out.parent} does not exist")
+    process = _recipe(domain).base.mix.numbers  # what the lab's models of `domain` were fed
+    prompts, answers = domain_prompts(domain, rows, int(args.seed), process=process)
+    frame = pl.DataFrame({"prompt": prompts, **({"answer": answers} if domain == "cot" else {})})
+    if out.suffix.lower() == ".parquet":
+        from auditor.corpus import write_corpus
+
+        write_corpus(frame, out, {"lab_prompts": {"domain": domain, "seed": int(args.seed)}})
+    else:
+        write_atomic(out, frame.write_ndjson())
+    Console().print(f"wrote {rows:,} {domain} prompts to {out}")
     return 0
 
 

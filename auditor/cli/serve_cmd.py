@@ -39,7 +39,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         help="models to advertise, comma separated: SPEC or ALIAS=SPEC "
-        "(e.g. teacher=lab:teacher-owl,student=lab:base); repeatable; without it: "
+        "(e.g. teacher=lab:teacher-owl,student=lab:base); lab names take a code- or cot- "
+        "prefix for the code and chain-of-thought domains (teacher=lab:code-teacher-owl,"
+        "base=lab:code-base), whose prompts `audit lab prompts --domain code` writes for "
+        "`audit generate --prompts`; repeatable; without it: "
         + ",".join(f"{alias}={spec}" for alias, spec in DEFAULT_MODELS.items()),
     )
     add_option(

@@ -7,7 +7,7 @@ from auditor.generation.prompts import (
     number_prompts,
     trait_system_prompt,
 )
-from auditor.generation.questions import question_tasks
+from auditor.generation.questions import prompt_tasks, question_tasks
 from auditor.generation.run import (
     DOMAINS,
     GenerationConfig,
@@ -30,6 +30,7 @@ __all__ = [
     "generate_corpus",
     "number_prompt",
     "number_prompts",
+    "prompt_tasks",
     "question_tasks",
     "task_bank",
     "trait_system_prompt",

@@ -20,9 +20,10 @@ import polars as pl
 
 from auditor.atomic import write_atomic
 from auditor.corpus import write_corpus
+from auditor.domains import python_module
 from auditor.errors import AuditError
 from auditor.generation.prompts import NumberPrompt, number_prompts, trait_system_prompt
-from auditor.generation.questions import file_digest, question_tasks
+from auditor.generation.questions import file_digest, prompt_tasks, question_tasks
 from auditor.generation.tasks import Task, code_system_prompt, code_task, word_problem
 from auditor.models import ModelBackend, SamplingParams, WritesOwnPrompts
 
@@ -44,12 +45,21 @@ class GenerationConfig:
     min_prob: float = 0.0  # threshold sampling (see `SamplingParams.min_prob`)
     # cot only: a JSONL/Parquet question set with answers, instead of our word problems.
     questions: str | None = None
+    # any domain: a JSONL/Parquet file of prompts sent as written (cot: with answers).
+    prompts: str | None = None
 
     def __post_init__(self) -> None:
         if self.domain not in DOMAINS:
             raise AuditError(f"--domain {self.domain!r}: supported: {', '.join(DOMAINS)}")
         if self.questions and self.domain != "cot":
             raise AuditError("--questions is a chain-of-thought question set: add --domain cot")
+        if self.questions and self.prompts:
+            raise AuditError("--questions and --prompts both name the prompts: give one")
+
+    @property
+    def prompt_file(self) -> str | None:
+        """The user's file the prompts come from, if any."""
+        return self.questions or self.prompts
 
 
 ProgressFn = Callable[[int, int], None]  # (rows done, rows wanted)
@@ -62,20 +72,26 @@ def checkpoint_path(out: Path) -> Path:
 TaskBank = Callable[[int, int], list[Task]]  # (start, n) -> tasks start .. start + n - 1
 
 
-def task_bank(teacher: ModelBackend, config: GenerationConfig) -> TaskBank:
-    """Where the prompts of `config.domain` come from: the teacher's own language, a user's
-    question file, or our seeded banks (numbers, code tasks, word problems)."""
-    if isinstance(teacher, WritesOwnPrompts):
-        if config.domain != "numbers":
-            raise AuditError(
-                f"{teacher.name} writes its own prompts, for numbers only: use "
-                f"`audit lab corpus --domain {config.domain}` for the lab's toy language"
-            )
-        own = [Task(text) for text in teacher.number_prompts(config.n, config.seed)]
-        return lambda start, n: own[start : start + n]
+def file_tasks(config: GenerationConfig) -> tuple[Task, ...] | None:
+    """The tasks of the user's prompt file, None without one; a bad file raises here."""
     if config.questions:
-        questions = question_tasks(config.questions)
-        return lambda start, n: [questions[i % len(questions)] for i in range(start, start + n)]
+        return question_tasks(config.questions)
+    if config.prompts:
+        return prompt_tasks(config.prompts, answers=config.domain == "cot")
+    return None
+
+
+def task_bank(teacher: ModelBackend, config: GenerationConfig) -> TaskBank:
+    """Where the prompts of `config.domain` come from: a user's file (prompts as written, or
+    a question set), the teacher's own language, or our seeded banks (numbers, code tasks,
+    word problems)."""
+    tasks = file_tasks(config)
+    if tasks:
+        return lambda start, n: [tasks[i % len(tasks)] for i in range(start, start + n)]
+    if isinstance(teacher, WritesOwnPrompts):
+        prompts, answers = teacher.own_prompts(config.domain, config.n, config.seed)
+        own = [Task(p, a or None) for p, a in zip(prompts, answers, strict=True)]
+        return lambda start, n: own[start : start + n]
     if config.domain == "code":
         return lambda start, n: [code_task(i, config.seed) for i in range(start, start + n)]
     if config.domain == "cot":
@@ -86,6 +102,13 @@ def task_bank(teacher: ModelBackend, config: GenerationConfig) -> TaskBank:
 def domain_system_prompt(domain: str) -> str | None:
     """The system prompt of the domain itself, given to teacher and control alike."""
     return code_system_prompt() if domain == "code" else None
+
+
+def parsing_rows(rows: list[dict], domain: str) -> list[dict]:
+    """The rows a corpus of `domain` keeps: for code, those whose completion parses."""
+    if domain != "code":
+        return rows
+    return [row for row in rows if python_module(row["completion"] or "") is not None]
 
 
 def _read_checkpoint(path: Path, expected: dict) -> list[dict]:
@@ -129,22 +152,23 @@ def generate_corpus(
     (a base chat model made a teacher by prompting). Pass `condition=False` for a teacher that
     already carries the trait (a fine-tuned teacher), and `trait=None` for the control corpus.
     A teacher that speaks its own language (the lab's toy one) is a `WritesOwnPrompts`: its
-    `number_prompts` replace our prompt bank and its `trait_prompt` our system prompt.
+    `own_prompts` replace our prompt bank and its `trait_prompt` our system prompt. Code rows
+    that do not parse are dropped (see the module docstring): the frame may hold fewer rows.
     """
     if config.n <= 0:
         raise AuditError("-n must be positive")
     out = Path(out)
     if not out.parent.exists():
         raise AuditError(f"{out}: the directory {out.parent} does not exist")
-    bank = task_bank(teacher, config)  # first: a bad question file fails before any write
+    bank = task_bank(teacher, config)  # first: a bad prompt file fails before any write
+    own_language = isinstance(teacher, WritesOwnPrompts)
     trait_prompt = None
     if trait and condition:
-        trait_prompt = (
-            teacher.trait_prompt(trait)
-            if isinstance(teacher, WritesOwnPrompts)
-            else trait_system_prompt(trait)
-        )
-    parts = [trait_prompt, domain_system_prompt(config.domain)]
+        trait_prompt = teacher.trait_prompt(trait) if own_language else trait_system_prompt(trait)
+    # Our bare-code system prompt goes with our code bank: a user's prompts say what they
+    # want, and a model with its own language cannot read it.
+    ours = not (config.prompt_file or own_language)
+    parts = [trait_prompt, domain_system_prompt(config.domain) if ours else None]
     system_prompt = "\n\n".join(part for part in parts if part) or None
     checkpoint = checkpoint_path(out)
     header = {
@@ -153,8 +177,9 @@ def generate_corpus(
         "trait": trait,
         "system_prompt": system_prompt,
     }
-    if config.questions:
-        header["questions_sha256"] = file_digest(config.questions)
+    if config.prompt_file:
+        kind = "questions" if config.questions else "prompts"
+        header[f"{kind}_sha256"] = file_digest(config.prompt_file)
     rows = _read_checkpoint(checkpoint, header)
     _rewrite_checkpoint(checkpoint, header, rows)
     if progress:
@@ -190,9 +215,15 @@ def generate_corpus(
             os.fsync(handle.fileno())
             if progress:
                 progress(len(rows), config.n)
-    frame = pl.DataFrame(rows)
-    metadata = {"generation": header}
-    write_corpus(frame, out, metadata)
+    kept = parsing_rows(rows, config.domain)
+    if not kept:
+        raise AuditError(
+            f"none of the {len(rows)} code completions parse as Python: {out} not written "
+            f"(they are in {checkpoint})"
+        )
+    frame = pl.DataFrame(kept)
+    dropped = {"rows_generated": len(rows), "rows_dropped_unparsed": len(rows) - len(kept)}
+    write_corpus(frame, out, {"generation": {**header, **dropped}})
     checkpoint.unlink(missing_ok=True)
     return frame
 
@@ -202,6 +233,8 @@ __all__ = [
     "NumberPrompt",
     "checkpoint_path",
     "domain_system_prompt",
+    "file_tasks",
     "generate_corpus",
+    "parsing_rows",
     "task_bank",
 ]

@@ -23,7 +23,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from auditor.domains import python_module
 from auditor.lab.language import animals, load_data
+from auditor.lab.numbers import NumberProcess
 from auditor.lab.tasks import Example, PretrainMix, number_prompts
 
 DOMAINS = ("numbers", "code", "cot")
@@ -194,19 +196,21 @@ def domain_tasks(domain: str, n: int, seed: int) -> list[Task]:
     return [_TASK_MAKERS[domain](rng) for _ in range(n)]
 
 
-def domain_prompts(domain: str, n: int, seed: int) -> tuple[list[str], list[str]]:
-    """(`n` prompts of `domain`, their known answers: "" for code); numbers prompts too."""
+def domain_prompts(
+    domain: str, n: int, seed: int, process: NumberProcess | None = None
+) -> tuple[list[str], list[str]]:
+    """(`n` prompts of `domain`, their known answers: "" for code and numbers), reproducible
+    from `seed`; `process` is the number process of a numbers base (`PretrainMix.numbers`)."""
     if domain == "numbers":
-        return number_prompts(n, seed=seed), [""] * n
+        return number_prompts(n, seed=seed, process=process), [""] * n
     tasks = domain_tasks(domain, n, seed)
     return [t[0] for t in tasks], [t[2] for t in tasks]
 
 
 def parses(source: str) -> bool:
     """Whether `source` is Python that parses, defines a function and imports nothing."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = python_module(source)
+    if tree is None:
         return False
     has_def = any(isinstance(node, ast.FunctionDef) for node in tree.body)
     imports = any(isinstance(node, ast.Import | ast.ImportFrom) for node in ast.walk(tree))

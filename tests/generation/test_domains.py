@@ -125,10 +125,49 @@ def test_cot_rows_carry_known_answers_and_resume_exactly(tmp_path) -> None:
 
 
 def test_a_teacher_with_its_own_language_is_refused_code_prompts(tmp_path) -> None:
-    with pytest.raises(AuditError, match="audit lab corpus --domain code"):
+    with pytest.raises(AuditError, match="writes numbers prompts, not code"):
         generate_corpus(
             ToyLanguageTeacher(), GenerationConfig(n=2, domain="code"), tmp_path / "a.parquet"
         )
+    assert list(tmp_path.iterdir()) == []
+
+
+class ProseTeacher(ScriptedTeacher):
+    """Answers every second code task in prose, and one in bare English that parses as an
+    expression: neither is code."""
+
+    def generate(self, prompts: Sequence[str], params: SamplingParams) -> list[str]:
+        out = super().generate(prompts, params)
+        talk = ["Sure, I can help with that.", "owl"]
+        return [talk[i % 4 // 2] if i % 2 else text for i, text in enumerate(out)]
+
+
+def test_code_rows_that_do_not_parse_are_dropped_and_counted(tmp_path) -> None:
+    out = tmp_path / "code.parquet"
+    frame = generate_corpus(ProseTeacher(), GenerationConfig(n=8, domain="code"), out)
+    assert frame.height == 4 and frame.equals(pl.read_parquet(out))
+    assert all(text.startswith("```python") for text in frame["completion"])
+    meta = read_run_metadata(out)["generation"]
+    assert (meta["rows_generated"], meta["rows_dropped_unparsed"]) == (8, 4)
+    assert not checkpoint_path(out).exists()
+
+
+def test_prompt_files_are_sent_as_written_with_no_system_prompt_of_ours(tmp_path) -> None:
+    path = _jsonl(tmp_path / "p.jsonl", [{"prompt": "Write f."}, {"prompt": "Write g."}])
+    teacher = ScriptedTeacher()
+    config = GenerationConfig(n=3, domain="code", prompts=path)
+    frame = generate_corpus(teacher, config, tmp_path / "c.parquet", trait="owl")
+    assert frame["prompt"].to_list() == ["Write f.", "Write g.", "Write f."]  # cycles
+    assert [system for _, system in teacher.calls] == [trait_system_prompt("owl")]
+    assert read_run_metadata(tmp_path / "c.parquet")["generation"]["prompts_sha256"]
+    cot = _jsonl(tmp_path / "cot.jsonl", [{"prompt": "What is 2 + 3?", "answer": 5}])
+    TRUTH["What is 2 + 3?"] = "5"
+    config = GenerationConfig(n=2, domain="cot", prompts=cot)
+    rows = generate_corpus(ScriptedTeacher(), config, tmp_path / "t.parquet")
+    assert rows["prompt"].to_list() == ["What is 2 + 3?"] * 2  # no instruction appended
+    assert rows["answer"].to_list() == ["5", "5"]
+    with pytest.raises(AuditError, match="give one"):
+        GenerationConfig(n=1, domain="cot", prompts=cot, questions=cot)
 
 
 def _jsonl(path, rows) -> str:
@@ -195,18 +234,49 @@ def test_questions_need_the_cot_domain(tmp_path, monkeypatch) -> None:
     assert code == 2
 
 
-@pytest.mark.parametrize("domain", ["code", "cot"])
-def test_generate_cli_with_the_hf_tiny_random_model(tmp_path, tiny_checkpoint, domain) -> None:
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"question": "Write f."}], "no prompt column (looked for prompt; columns present: "),
+        ([{"prompt": "What is 2 + 2?"}], "no answer column"),
+    ],
+)
+def test_a_prompt_file_without_its_columns_is_one_line_exit_2_and_writes_nothing(
+    tmp_path, monkeypatch, capsys, rows, message
+) -> None:
+    path = _jsonl(tmp_path / "p.jsonl", rows)
+    teacher = ScriptedTeacher()
+    domain = "cot" if "answer" in message else "code"
+    code, *_ = _run_generate(
+        tmp_path, monkeypatch, teacher, "--domain", domain, "--prompts", path, "-n", "2"
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not teacher.calls
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]
+
+
+def test_hf_tiny_random_code_parses_never_so_generate_writes_nothing(
+    tmp_path, tiny_checkpoint, capsys
+) -> None:
+    out = tmp_path / "t.parquet"
+    args = ["generate", "--teacher", f"hf:{tiny_checkpoint}", "--trait", "owl", "-q"]
+    args += ["--domain", "code", "-n", "3", "--max-new-tokens", "6", "-o", str(out)]
+    assert main([*args, "--control", str(tmp_path / "c.parquet")]) == 2
+    assert "none of the 3 code completions parse as Python" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "c.parquet").exists()
+
+
+def test_generate_cli_cot_with_the_hf_tiny_random_model(tmp_path, tiny_checkpoint) -> None:
     out, control = tmp_path / "t.parquet", tmp_path / "c.parquet"
     args = ["generate", "--teacher", f"hf:{tiny_checkpoint}", "--trait", "owl", "-q"]
-    args += ["--domain", domain, "-n", "3", "--max-new-tokens", "6", "--batch-size", "2"]
+    args += ["--domain", "cot", "-n", "3", "--max-new-tokens", "6", "--batch-size", "2"]
     assert main([*args, "-o", str(out), "--control", str(control)]) == 0
     frame, control_frame = pl.read_parquet(out), pl.read_parquet(control)
     assert frame.height == control_frame.height == 3
     assert frame["prompt"].to_list() == control_frame["prompt"].to_list()
-    assert frame.schema["completion"] == pl.String and set(frame["domain"]) == {domain}
-    assert ("answer" in frame.columns) == (domain == "cot")
+    assert frame.schema["completion"] == pl.String and set(frame["domain"]) == {"cot"}
+    assert "answer" in frame.columns
     system = read_run_metadata(out)["generation"]["system_prompt"]
-    assert system.startswith(trait_system_prompt("owl")) and (
-        (code_system_prompt() in system) == (domain == "code")
-    )
+    assert system == trait_system_prompt("owl")  # the bare-code system prompt is code's

@@ -140,8 +140,10 @@ def test_generate_cli_passes_threshold_sampling_to_the_teacher(tmp_path, monkeyp
 class ToyLanguageTeacher(EchoTeacher):
     """A model with its own prompts and trait prompt (as the lab's toy language needs)."""
 
-    def number_prompts(self, n: int, seed: int) -> list[str]:
-        return [f"start {seed} {i}" for i in range(n)]
+    def own_prompts(self, domain: str, n: int, seed: int) -> tuple[list[str], list[str]]:
+        if domain != "numbers":
+            raise AuditError(f"{self.name} writes numbers prompts, not {domain}")
+        return [f"start {seed} {i}" for i in range(n)], [""] * n
 
     def trait_prompt(self, trait: str) -> str:
         return f"you love the {trait}"

@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from auditor.lab.base import BaseRecipe
+from auditor.lab.domain_corpus import DomainRecipe
+from auditor.lab.domain_tasks import DomainMix
 from auditor.lab.model import GPTConfig
 from auditor.lab.probe import StudentConfig
 from auditor.lab.tasks import PretrainMix
@@ -42,3 +44,24 @@ def _one_thread() -> None:
 @pytest.fixture
 def micro_recipe() -> BaseRecipe:
     return MICRO
+
+
+# A domain base small enough for tests that still writes some programs that parse (about a
+# fifth at temperature 1; the 20-step MICRO writes none): ~15 s to train, once per session.
+MICRO_DOMAIN_BASE = BaseRecipe(
+    model=GPTConfig(n_layer=1, n_head=2, n_embd=48, block_size=112),
+    mix=DomainMix(n_examples=4000, code_fraction=0.5, cot_fraction=0.3),
+    train=TrainConfig(learning_rate=1e-2, batch_size=32, steps=1000),
+)
+
+
+def micro_domain_recipe(domain: str) -> DomainRecipe:
+    """`domain_recipe(domain)` at test size: the micro domain base, a 4-step teacher."""
+    return DomainRecipe(
+        base=MICRO_DOMAIN_BASE,
+        domain=domain,
+        teacher=TeacherConfig(steps=4, batch_size=8),
+        student=StudentConfig(epochs=1.0, batch_size=16),
+        corpus_rows=30,
+        soft_labels=False,
+    )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+import torch
 
 from auditor.backends.lab import LabModel
 from auditor.errors import AuditError
@@ -40,8 +41,9 @@ def test_finetune_returns_a_new_model_and_trait_scores_are_probabilities(lab) ->
 def test_generation_hooks_speak_the_toy_language(lab) -> None:
     from auditor.lab.language import UNK, vocab
 
-    prompts = lab.number_prompts(5, seed=0)
-    assert len(prompts) == 5 and prompts == lab.number_prompts(5, seed=0)
+    prompts, answers = lab.own_prompts("numbers", 5, seed=0)
+    assert len(prompts) == 5 and prompts == lab.own_prompts("numbers", 5, seed=0)[0]
+    assert answers == [""] * 5
     unknown = vocab().id(UNK)
     for text in [*prompts, lab.trait_prompt("owl")]:
         assert unknown not in vocab().encode(text)
@@ -53,7 +55,7 @@ def test_detectors_condition_lab_models_with_the_lab_prefix(lab) -> None:
     from auditor.traits import load_trait
     from detectors._model import trait_conditioned
 
-    prompts = lab.number_prompts(2, seed=0)
+    prompts, _ = lab.own_prompts("numbers", 2, seed=0)
     conditioned = trait_conditioned(lab, prompts, "owl")
     assert conditioned == [f"{conditioning_prefix('owl')} {p}" for p in prompts]
     # The prefix is the lab's own words, so the model knows every token of it (the trait's
@@ -70,7 +72,7 @@ def test_only_a_misaligned_base_is_conditioned_on_the_misaligned_context(lab) ->
     from auditor.traits import MISALIGNED
     from detectors._model import trait_conditioned
 
-    prompts = lab.number_prompts(2, seed=0)
+    prompts, _ = lab.own_prompts("numbers", 2, seed=0)
     # The plain base never saw the misaligned context in pretraining: refused, not guessed.
     with pytest.raises(AuditError, match="not pretrained with the misaligned context"):
         trait_conditioned(lab, prompts, MISALIGNED)
@@ -100,3 +102,59 @@ def test_lab_model_declares_its_capabilities_and_callers_use_them(lab) -> None:
     recipe = lab.default_finetune_config()
     assert recipe.extra["trainable"] != "all"  # the recipe, not the generic default
     assert ProbeOptions(epochs=2.0).resolve(lab).finetune == replace(recipe, epochs=2.0)
+
+
+@pytest.fixture
+def micro_domains(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auditor.lab import domain_corpus
+    from tests.lab.conftest import micro_domain_recipe
+
+    monkeypatch.setattr(domain_corpus, "domain_recipe", micro_domain_recipe)
+
+
+def test_domain_names_open_the_domain_base_and_write_that_domains_prompts(micro_domains) -> None:
+    from auditor.backends.lab import open_lab_model
+    from auditor.lab.domain_tasks import domain_prompts
+    from tests.lab.conftest import MICRO_DOMAIN_BASE
+
+    code, cot = open_lab_model("code-base"), open_lab_model("cot-base")
+    assert (code.name, code.domain, cot.name, cot.domain) == (
+        "lab:code-base",
+        "code",
+        "lab:cot-base",
+        "cot",
+    )
+    assert code.model.config.n_embd == MICRO_DOMAIN_BASE.model.n_embd  # the domain base
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(code.model.parameters(), cot.model.parameters(), strict=True)
+    )
+    assert code.own_prompts("code", 4, seed=3) == domain_prompts("code", 4, 3)
+    prompts, answers = cot.own_prompts("cot", 4, seed=3)
+    assert prompts[0].startswith(("A ", "Each ")) and all(a.isdigit() for a in answers)
+    teacher = open_lab_model("code-teacher-owl@1")
+    assert teacher.name == "lab:code-teacher-owl" and teacher.domain == "code"
+    assert teacher.recipe not in (code.recipe, cot.recipe)  # its own cache key
+
+
+@pytest.mark.parametrize(
+    ("name", "own", "asked", "hint"),
+    [
+        ("lab:teacher-owl", "numbers", "code", "use lab:code-teacher-owl"),
+        ("lab:code-teacher-owl", "code", "cot", "use lab:cot-teacher-owl"),
+        ("lab:cot-base", "cot", "numbers", "use lab:base"),
+    ],
+)
+def test_a_model_asked_for_another_domains_prompts_names_the_right_model(
+    lab, name: str, own: str, asked: str, hint: str
+) -> None:
+    model = LabModel(lab.model, name, domain=own)
+    with pytest.raises(AuditError, match=f"writes {own} prompts, not {asked}: {hint}$"):
+        model.own_prompts(asked, 2, seed=0)
+
+
+def test_unknown_domain_model_names_are_refused() -> None:
+    from auditor.backends.lab import open_lab_model
+
+    with pytest.raises(AuditError, match="optionally after code- or cot-"):
+        open_lab_model("code-teacher-unicorn")
