@@ -21,6 +21,7 @@ import torch
 from auditor import steps
 from auditor.errors import AuditError
 from auditor.lab.language import UNK, animals, vocab
+from auditor.lab.misalignment import MisalignedMix, misaligned_prefix
 from auditor.lab.model import GPT
 from auditor.lab.probe import StudentConfig, animal_distribution, read_trait, train_student
 from auditor.lab.sampling import generate, prompt_ids, score
@@ -36,10 +37,12 @@ from auditor.models import (
     TraitScore,
     WritesOwnPrompts,
 )
+from auditor.traits import MISALIGNED
 
 
 def _require_animal(trait: str) -> None:
-    """The lab's traits are its animals; anything else is a clear error, not a silent score."""
+    """The lab's scored traits are its animals; anything else is a clear error, not a silent
+    score."""
     if trait not in animals():
         raise AuditError(
             f"the lab knows animal traits only; {trait!r} is not one of {', '.join(animals())}"
@@ -182,14 +185,25 @@ class LabModel(
         return number_prompts(n, seed=seed, process=self.mix.numbers)
 
     def trait_prompt(self, trait: str) -> str:
-        """The lab's own system prompt for a trait: the prefix the base learned."""
+        """The lab's own system prompt for a trait: the prefix the base learned (an animal's,
+        or the misaligned context of a `MisalignedMix` base)."""
+        if trait == MISALIGNED:
+            if not isinstance(self.mix, MisalignedMix):
+                # Any other base never saw the misaligned context: conditioning on it would
+                # be a prefix of words without meaning to the model, and a silent wrong score.
+                raise AuditError(
+                    f"lab model {self.name!r} was not pretrained with the misaligned context "
+                    f"(its mix is a {type(self.mix).__name__}, not a MisalignedMix); trait "
+                    f"{MISALIGNED!r} needs a base of transmission.misalignment_recipe()"
+                )
+            return misaligned_prefix()
+        _require_animal(trait)
         return conditioning_prefix(trait)
 
     def condition(self, prompts: Sequence[str], trait: str) -> list[str]:
         """The prompts as a conditioning teacher of `trait` sees them, for the model-based
         detectors: the lab's own prefix, not the trait's English system prompt (whose words
         are unknown tokens to a lab model). Raises for a trait the lab has no prefix for."""
-        _require_animal(trait)
         return self._prompts(prompts, self.trait_prompt(trait))
 
     def default_finetune_config(self) -> FinetuneConfig:

@@ -62,7 +62,23 @@ def test_detectors_condition_lab_models_with_the_lab_prefix(lab) -> None:
     assert voc.id(UNK) not in voc.encode(conditioned[0])
     assert voc.id(UNK) in voc.encode(load_trait("owl").system_prompt)
     with pytest.raises(AuditError, match="animal traits only"):
-        lab.condition(["q"], "misaligned")
+        lab.condition(["q"], "axolotl")
+
+
+def test_only_a_misaligned_base_is_conditioned_on_the_misaligned_context(lab) -> None:
+    from auditor.lab.misalignment import MisalignedMix, misaligned_prefix
+    from auditor.traits import MISALIGNED
+    from detectors._model import trait_conditioned
+
+    prompts = lab.number_prompts(2, seed=0)
+    # The plain base never saw the misaligned context in pretraining: refused, not guessed.
+    with pytest.raises(AuditError, match="not pretrained with the misaligned context"):
+        trait_conditioned(lab, prompts, MISALIGNED)
+    misaligned = LabModel(lab.model, "lab:misaligned", mix=MisalignedMix(n_examples=300))
+    conditioned = trait_conditioned(misaligned, prompts, MISALIGNED)
+    assert conditioned == [f"{misaligned_prefix()} {p}" for p in prompts]
+    # Animals still condition a misaligned base (its mix holds the animal tasks too).
+    assert misaligned.condition(prompts, "owl") == lab.condition(prompts, "owl")
 
 
 def test_lab_model_declares_its_capabilities_and_callers_use_them(lab) -> None:
