@@ -235,3 +235,14 @@ def test_code_leaderboard_runs_the_detectors_that_read_code(tmp_path: Path) -> N
     summary = {s["detector"]: s for s in report["summary"]}
     assert summary["text-features"]["positives"] == 2 and summary["text-features"]["nulls"] == 2
     assert "known ground truth): code" in (out / "lab_detector_leaderboard_code.md").read_text()
+
+
+def test_the_command_line_picks_the_set_by_domain_and_trait(tmp_path: Path) -> None:
+    out = ["--out", str(tmp_path), "--reuse-pairs"]
+    with pytest.raises(SystemExit, match=r"lab_detector_leaderboard_cot\.json"):
+        main(["--domain", "cot", *out])
+    with pytest.raises(SystemExit, match=r"lab_detector_leaderboard_misaligned\.json"):
+        main(["--traits", MISALIGNED, *out])
+    with pytest.raises(SystemExit) as refused:  # argparse's error: exit 2, one line
+        main(["--traits", MISALIGNED, "owl", *out])
+    assert refused.value.code == 2
