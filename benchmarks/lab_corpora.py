@@ -46,7 +46,7 @@ from auditor.lab.transmission import misalignment_recipe
 from auditor.traits import MISALIGNED
 
 #: What a set's filters did to one corpus (rows before, rows each filter removed, ...).
-FilterStats = dict[str, Any]
+FilterCounts = dict[str, Any]
 
 #: Batches of prompts `write_rows` tries before giving up on a model that writes no valid lists.
 MAX_BATCHES = 100
@@ -159,7 +159,7 @@ def set_recipe(domain: str, traits: Sequence[str]) -> BaseRecipe:
     return BaseRecipe()
 
 
-def set_filter(lab: LabSet) -> Callable[[pl.DataFrame], tuple[pl.DataFrame, FilterStats]]:
+def set_filter(lab: LabSet) -> Callable[[pl.DataFrame], tuple[pl.DataFrame, FilterCounts]]:
     """The filters every corpus of `lab` passes (see the module docstring): a function from a
     written frame to (the rows kept, what was removed)."""
     if lab.domain in ("code", "cot"):
@@ -203,7 +203,7 @@ def write_batch(
 
 def write_rows(
     model: GPT, spec: CorpusSpec, lab: LabSet, writer: str, prefix: str | None = None
-) -> tuple[pl.DataFrame, FilterStats]:
+) -> tuple[pl.DataFrame, FilterCounts]:
     """(exactly `spec.rows` rows that pass the set's filters, what the filters removed from all
     rows written): batches of fresh prompts until enough survive (the base's lists fail the
     format filter ~20% of the time; `cot-correct` keeps under a fifth of CoT rows), each batch
@@ -252,7 +252,7 @@ def corpus_key(lab: LabSet, spec: CorpusSpec) -> str:
     )
 
 
-def filter_stats(lab: LabSet, folder: Path) -> dict[str, FilterStats]:
+def filter_stats(lab: LabSet, folder: Path) -> dict[str, FilterCounts]:
     """Name -> what the set's filters removed from that corpus, read from the run metadata
     of the files `build_corpora` wrote in `folder`."""
     paths = {s.name: folder / f"{s.name}.parquet" for s in (*lab.controls, *lab.teachers)}

@@ -82,7 +82,8 @@ STEM = "lab_detector_leaderboard"
 class SetDefaults:
     """A set's default sizes (N:ROUNDS) and corpus rows: code and CoT rows are long and their
     model-based scores cheap beside token-entanglement's, so they run at 500 and 1k rows per
-    side with every round scored; numbers runs up to 10k."""
+    side with every round scored; number lists at 100 and 1k (the animal set up to 10k), the
+    model-based rows on the first rounds only. The three new sets fit ~20 min on one core."""
 
     pairs: tuple[str, ...]
     model_repeats: tuple[str, ...]
