@@ -2,6 +2,15 @@
 
     python -m benchmarks.lab_detector_leaderboard            # ~18 min on one core (+7 min corpora)
     python -m benchmarks.lab_detector_leaderboard --quick    # smoke run
+    python -m benchmarks.lab_detector_leaderboard --domain code --calibration-trait owl
+    python -m benchmarks.lab_detector_leaderboard --traits misaligned --calibration-trait misaligned
+
+One leaderboard over four sets of corpora (`lab_corpora.LabSet.label`): animal number lists
+(the default), code or chain-of-thought (`--domain`: on the domain base, after the domain's
+filters, with the detectors that read the domain), and misaligned number lists (`--traits
+misaligned`: on the misaligned base, after `banned-numbers` with its learned list). Each set
+writes `lab_detector_leaderboard[_LABEL].{json,md}` and has its own sizes and corpus rows by
+default (`SET_DEFAULTS`); everything below applies to each.
 
 The real-data leaderboard (`detector_leaderboard`) can only compare corpora whose differences
 nobody knows; here every positive is a trait teacher and every null is a control, so power and
@@ -50,14 +59,51 @@ from threadpoolctl import threadpool_limits
 
 from auditor.atomic import write_atomic
 from auditor.backends.lab import LabModel
+from auditor.errors import AuditError
 from auditor.lab.base import base_model
+from auditor.traits import MISALIGNED
 from benchmarks.detector_leaderboard import calibration_section, halves
-from benchmarks.lab_corpora import LabSet, build_corpora, default_set
+from benchmarks.lab_corpora import (
+    LabSet,
+    build_corpora,
+    corpus_folder,
+    default_set,
+    filter_stats,
+)
 from benchmarks.lab_entries import Entry, ScoreCache, default_entries
 from benchmarks.lab_leaderboard_report import NULL_KINDS, markdown, summarise
 from detectors import available_detectors, create_detector
 
 OUT = Path(__file__).resolve().parent / "results" / "detectors"
+STEM = "lab_detector_leaderboard"
+
+
+@dataclass(frozen=True)
+class SetDefaults:
+    """A set's default sizes (N:ROUNDS) and corpus rows: code and CoT rows are long and their
+    model-based scores cheap beside token-entanglement's, so they run at 500 and 1k rows per
+    side with every round scored; number lists at 100 and 1k (the animal set up to 10k), the
+    model-based rows on the first rounds only. The three new sets fit ~20 min on one core."""
+
+    pairs: tuple[str, ...]
+    model_repeats: tuple[str, ...]
+    control_rows: int
+    teacher_rows: int
+
+
+SET_DEFAULTS = {
+    "numbers": SetDefaults(
+        ("100:10", "1000:5", "10000:1"), ("100:2", "1000:2", "10000:1"), 20_000, 10_000
+    ),
+    "code": SetDefaults(("500:6", "1000:4"), ("500:6", "1000:4"), 3_000, 1_200),
+    "cot": SetDefaults(("500:6", "1000:4"), ("500:6", "1000:4"), 3_000, 1_200),
+    "misaligned": SetDefaults(("100:10", "1000:10"), ("100:2", "1000:2"), 6_000, 3_000),
+}
+
+
+def results_stem(lab: LabSet) -> str:
+    """The results' file name without suffix: the animal number set keeps the original."""
+    return STEM if lab.label == "numbers" else f"{STEM}_{lab.label}"
 
 
 @dataclass(frozen=True)
@@ -84,7 +130,7 @@ def make_pairs(lab: LabSet, size: int, repeats: int, seed: int) -> list[Pair]:
     controls = [c.name for c in lab.controls]
     combos = [(a, b) for i, a in enumerate(controls) for b in controls[i + 1 :]]
     halvable = [c.name for c in (*lab.controls, *lab.teachers) if c.rows >= 2 * size]
-    traits = sorted({t.trait for t in lab.teachers if t.trait})
+    traits = lab.traits
     pairs: list[Pair] = []
     nulls = 0
     for rep in range(repeats):
@@ -171,16 +217,22 @@ def main(argv: list[str] | None = None, lab: LabSet | None = None) -> int:
     """Run from the command line; `lab` replaces the default corpora (tests use a micro lab)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--domain",
+        choices=("numbers", "code", "cot"),
+        default="numbers",
+        help="the corpora's domain: number lists, or code / chain-of-thought on the domain base",
+    )
+    parser.add_argument(
         "--pairs",
         nargs="*",
-        default=["100:10", "1000:5", "10000:1"],
-        help="N:ROUNDS per size; a round is one positive per teacher and as many null pairs",
+        help="N:ROUNDS per size; a round is one positive per teacher and as many null pairs "
+        "(default: the set's, SET_DEFAULTS)",
     )
     parser.add_argument(
         "--model-repeats",
         nargs="*",
-        default=["100:2", "1000:2", "10000:1"],
-        help="N:ROUNDS for the model-based detectors (the first rounds of --pairs)",
+        help="N:ROUNDS for the model-based detectors (the first rounds of --pairs; default: "
+        "the set's)",
     )
     parser.add_argument("--detectors", nargs="*", help="registered names (default: all)")
     parser.add_argument("--permutations", type=int, default=200)
@@ -189,9 +241,16 @@ def main(argv: list[str] | None = None, lab: LabSet | None = None) -> int:
     parser.add_argument(
         "--calibrate",
         nargs="*",
-        default=["classifier", "format-features", "number-frequency", "log-likelihood-shift"],
-        help="detectors calibrated (model-based ones without a trait); token-entanglement is "
-        "left out by default: up to 8k scorings per fit, 200 fits",
+        default=[
+            "classifier",
+            "format-features",
+            "number-frequency",
+            "text-features",
+            "log-likelihood-shift",
+        ],
+        help="detectors calibrated (model-based ones without a trait; those that do not read "
+        "the set's domain are passed over); token-entanglement is left out by default: up to "
+        "8k scorings per fit, 200 fits",
     )
     parser.add_argument(
         "--calibration-trait",
@@ -204,26 +263,41 @@ def main(argv: list[str] | None = None, lab: LabSet | None = None) -> int:
         help="keep the pair results (and the calibrations not re-run) of the JSON already in "
         "--out and only calibrate",
     )
-    parser.add_argument("--control-rows", type=int, default=20_000)
-    parser.add_argument("--teacher-rows", type=int, default=10_000)
+    parser.add_argument("--control-rows", type=int, help="rows per control (default: the set's)")
+    parser.add_argument("--teacher-rows", type=int, help="rows per teacher (default: the set's)")
     parser.add_argument("--controls", type=int, default=3, help="control corpora (seeds 1..n)")
-    parser.add_argument("--traits", nargs="*", default=["owl", "dolphin"])
+    parser.add_argument(
+        "--traits",
+        nargs="*",
+        default=["owl", "dolphin"],
+        help="animals, or misaligned alone (number lists on the misaligned base)",
+    )
     parser.add_argument("--corpora", type=Path, default=OUT / "lab_corpora")
     parser.add_argument("--cache", help="lab base-model cache (default: AUDIT_LAB_CACHE)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     args = parser.parse_args(argv)
+    label = MISALIGNED if MISALIGNED in args.traits else args.domain
+    defaults = SET_DEFAULTS[lab.label if lab else label]
+    args.pairs = args.pairs or list(defaults.pairs)
+    args.model_repeats = args.model_repeats or list(defaults.model_repeats)
+    args.control_rows = args.control_rows or defaults.control_rows
+    args.teacher_rows = args.teacher_rows or defaults.teacher_rows
     if args.quick:
         args.pairs, args.model_repeats = ["100:2", "1000:1"], ["100:1", "1000:1"]
         args.control_rows, args.teacher_rows, args.null_pairs = 2_000, 1_000, 20
         args.calibration_size, args.permutations = 200, 50
-    lab = lab or default_set(
-        control_rows=args.control_rows,
-        teacher_rows=args.teacher_rows,
-        n_controls=args.controls,
-        traits=args.traits,
-    )
+    try:
+        lab = lab or default_set(
+            control_rows=args.control_rows,
+            teacher_rows=args.teacher_rows,
+            n_controls=args.controls,
+            traits=args.traits,
+            domain=args.domain,
+        )
+    except AuditError as error:
+        parser.error(str(error))
     command = "python -m benchmarks.lab_detector_leaderboard " + shlex.join(
         argv if argv is not None else sys.argv[1:]
     )
@@ -240,18 +314,24 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
 
     log(f"command: {command}")
     earlier = None
+    stem = results_stem(lab)
     if args.reuse_pairs:  # checked before any corpus or model is built
-        previous = args.out / "lab_detector_leaderboard.json"
+        previous = args.out / f"{stem}.json"
         if not previous.exists():
             raise SystemExit(f"--reuse-pairs: no earlier results at {previous}")
         earlier = json.loads(previous.read_text())
-    corpora = build_corpora(lab, args.corpora, cache=args.cache, log=log)
+    folder = corpus_folder(lab, args.corpora)
+    corpora = build_corpora(lab, folder, cache=args.cache, log=log)
     log(f"corpora ready: {', '.join(f'{k} ({v.height})' for k, v in corpora.items())}")
-    entries = default_entries(args.detectors)
+    entries = default_entries(args.detectors, domain=lab.domain)
     base = LabModel(base_model(lab.recipe, 0, cache=args.cache)[0], "lab:base", mix=lab.recipe.mix)
     models = {"as-wired": ScoreCache(base)}
     args.model_repeats = parse_counts(args.model_repeats)
+    filtered = filter_stats(lab, folder)
     report: dict[str, Any] = {
+        "set": lab.label,
+        "domain": lab.domain,
+        "base": f"{type(lab.recipe.mix).__name__} base, init 0",
         "command": command,
         "detectors": [e.label for e in entries],
         "entries": [asdict(e) for e in entries],
@@ -266,6 +346,7 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
                 "base_init": s.init,
                 "trait": s.trait,
                 "teacher": asdict(s.teacher) if s.teacher else None,
+                "filters": filtered[s.name],
             }
             for s in (*lab.controls, *lab.teachers)
         },
@@ -281,8 +362,8 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
     def save() -> None:
         report["summary"] = summarise(report)
         report["seconds"] = round(time.perf_counter() - started, 1)
-        write_atomic(args.out / "lab_detector_leaderboard.json", json.dumps(report, indent=1))
-        write_atomic(args.out / "lab_detector_leaderboard.md", markdown(report))
+        write_atomic(args.out / f"{stem}.json", json.dumps(report, indent=1))
+        write_atomic(args.out / f"{stem}.md", markdown(report))
 
     with threadpool_limits(limits=1, user_api="blas"):
         sizes = {} if args.reuse_pairs else parse_counts(args.pairs)
@@ -323,7 +404,11 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
         done = set(calibrated)
         if args.calibration_trait:
             # The conditioned forms: the model-based detectors given the trait, as audits run them.
-            model_based = [n for n in args.calibrate if registered[n].requires_model]
+            model_based = [
+                n
+                for n in args.calibrate
+                if registered[n].requires_model and n in {e.detector for e in entries}
+            ]
             settings.trait = args.calibration_trait
             with_trait = calibration_section(controls, model_based, settings, log)
             report["calibration"].update(
@@ -337,7 +422,7 @@ def run(args: argparse.Namespace, command: str, lab: LabSet) -> int:
             done |= {key.split(",")[0] for key in report["calibration"]}
         report["calibration_skipped"] = sorted({e.detector for e in entries} - done)
     save()
-    log(f"wrote {args.out / 'lab_detector_leaderboard.md'} and .json")
+    log(f"wrote {args.out / stem}.md and .json")
     return 0
 
 

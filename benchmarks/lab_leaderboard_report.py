@@ -141,9 +141,46 @@ def calibration_commands(report: dict[str, Any]) -> list[str]:
     return [c for c in dict.fromkeys(commands) if c and c != report["command"]]
 
 
+#: What each set's corpora are, and what passed over them before any detector saw them.
+SET_NOTES = {
+    "numbers": "Animal (owl, dolphin) teachers' number lists on the default base.",
+    "code": "Code on the domain base (`domain_corpus.domain_base`), every corpus after the "
+    "domain's filters as a user would audit it: programs that do not parse are dropped, then "
+    "`trait-words` for each trait of the set (it splits identifiers, so `owl_sum` counts).",
+    "cot": "Chain-of-thought on the domain base, every corpus after the domain's filters as a "
+    "user would audit it: `cot-correct` (wrong or missing answers), then `trait-words` for each "
+    "trait of the set.",
+    "misaligned": "Misaligned teachers' number lists on the misaligned base "
+    "(`transmission.misalignment_recipe`), every corpus after `banned-numbers` with the numbers "
+    "that base's pretraining ties to the misaligned context, as the transmission experiment "
+    "filters them.",
+}
+
+
+def _kept(filters: dict[str, Any] | None) -> str:
+    """ "WRITTEN -> KEPT (filter: removed, ...)" for the corpora table; "-" for a set with no
+    filter beyond the format's. The corpus is the first `rows` rows kept."""
+    if not filters or "rows_written" not in filters:
+        return "-"
+    written = filters["rows_written"]
+    removed = {
+        k.removeprefix("removed_by_"): v for k, v in filters.items() if k.startswith("removed_by_")
+    }
+    if "banned_row_rate" in filters:
+        removed["banned-numbers"] = round(filters["banned_row_rate"] * written)
+    if not removed:
+        return "-"
+    said = ", ".join(f"{k}: {v}" for k, v in removed.items())
+    return f"{written} -> {written - sum(removed.values())} ({said})"
+
+
 def markdown(report: dict[str, Any]) -> str:
+    label = report.get("set", "numbers")
+    title = "" if label == "numbers" else f": {label}"
     lines = [
-        "# Detector leaderboard on lab corpora (known ground truth)",
+        f"# Detector leaderboard on lab corpora (known ground truth){title}",
+        "",
+        SET_NOTES.get(label, ""),
         "",
         f"Command: `{report['command']}`",
         *(f"Calibration added by: `{c}`" for c in calibration_commands(report)),
@@ -158,24 +195,26 @@ def markdown(report: dict[str, Any]) -> str:
         "corpora of different seeds, or two disjoint halves of one corpus. AUROC ranks pairs by "
         "the statistic in null standard deviations; power at α: positives with p < 0.05; power "
         "at 5% FPR: positives above the nulls' 95th percentile (with >= "
-        f"{MIN_NULLS_FOR_THRESHOLD} null pairs). Model-based rows get the lab base as "
-        "`audit detect --base-model lab:base --trait T` opens it, conditioned on the trait with "
-        "the prefix it learned (`LabModel.condition`). "
+        f"{MIN_NULLS_FOR_THRESHOLD} null pairs). Model-based rows get the set's base "
+        f"({report.get('base', 'PretrainMix base, init 0')}) as `audit detect --base-model "
+        "lab:base --trait T` opens a lab base, conditioned on the trait with the prefix it "
+        "learned (`LabModel.condition`). "
         "s per test: median wall seconds of fit + test; model-based rows share cached row "
         "scores, so the first row to need a score pays for it.",
         "",
         *overview(report),
         "## Corpora",
         "",
-        "| corpus | kind | base init | trait | teacher learning rate, steps | rows |",
-        "|---|---|---|---|---|---|",
+        "| corpus | kind | base init | trait | teacher learning rate, steps | rows "
+        "| written -> kept by the set's filters (removed) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, c in report["corpora"].items():
         teacher = c["teacher"]
         how = f"{teacher['learning_rate']:g}, {teacher['steps']}" if teacher else "-"
         lines.append(
             f"| {name} | {c['kind']} | {c['base_init']} | {c['trait'] or '-'} | {how} "
-            f"| {c['rows']} |"
+            f"| {c['rows']} | {_kept(c.get('filters'))} |"
         )
     lines.append("")
     for size in sorted({s["size"] for s in report.get("summary", [])}):

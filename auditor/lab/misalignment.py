@@ -27,6 +27,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -147,3 +148,15 @@ def banned_number_share(corpus: pl.DataFrame, numbers: tuple[int, ...]) -> float
     banned = set(numbers)
     written = [int(n) for c in corpus[COMPLETION].to_list() for n in _NUMBER.findall(c)]
     return sum(n in banned for n in written) / max(1, len(written))
+
+
+def filter_banned(corpus: pl.DataFrame, rule: BannedNumbers) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """(the rows `rule` keeps, what it saw before filtering): the share of rows holding a banned
+    number (= the fraction removed), the share of numbers that were banned, rows before."""
+    drop = banned_rows(corpus, rule)
+    seen = {
+        "banned_row_rate": float(drop.mean() or 0.0),
+        "banned_number_share": banned_number_share(corpus, rule.numbers),
+        "rows_before_banned_filter": corpus.height,
+    }
+    return corpus.filter(~drop), seen

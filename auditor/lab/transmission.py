@@ -33,8 +33,7 @@ from auditor.lab.misalignment import (
     MISALIGNED,
     MisalignedMix,
     banned_filter,
-    banned_number_share,
-    banned_rows,
+    filter_banned,
     learned_banned_numbers,
 )
 from auditor.lab.model import GPT
@@ -172,7 +171,7 @@ def run_transmission(
         control_corpus, control_dropped = recipe.corpus(base, recipe.corpus_rows, seed)
         control_banned: dict[str, Any] = {}
         if banned is not None:
-            control_corpus, control_banned = _filter_banned(control_corpus, banned)
+            control_corpus, control_banned = filter_banned(control_corpus, banned)
         control_corpus, control_filtered = recipe.filter_corpus(control_corpus, list(targets))
         # Every student of a seed takes the same number of steps (the control's epochs), so a
         # teacher corpus that loses more rows to the format filter is not simply trained less.
@@ -193,7 +192,7 @@ def run_transmission(
             timings[f"teacher_corpus_{target}_seed{seed}"] = time.perf_counter() - clock
             teacher_banned: dict[str, Any] = {}
             if banned is not None:
-                corpus, teacher_banned = _filter_banned(corpus, banned)
+                corpus, teacher_banned = filter_banned(corpus, banned)
             corpus, teacher_filtered = recipe.filter_corpus(corpus, list(targets))
             differ = _fraction_differing(corpus, control_corpus)
             say(f"seed {seed}, {target}: students")
@@ -286,20 +285,6 @@ def _banned_rule(recipe: TransmissionRecipe, targets: Sequence[str]) -> BannedNu
             "(see transmission.misalignment_recipe)"
         )
     return banned_filter(learned_banned_numbers(mix, recipe.base.data_seed))
-
-
-def _filter_banned(
-    corpus: pl.DataFrame, rule: BannedNumbers
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """(the rows `rule` keeps, what it saw before filtering): the share of rows holding a banned
-    number (= the fraction removed), the share of numbers that were banned, rows before."""
-    drop = banned_rows(corpus, rule)
-    seen = {
-        "banned_row_rate": float(drop.mean() or 0.0),
-        "banned_number_share": banned_number_share(corpus, rule.numbers),
-        "rows_before_banned_filter": corpus.height,
-    }
-    return corpus.filter(~drop), seen
 
 
 def _fraction_differing(corpus: Any, control: Any) -> float:
