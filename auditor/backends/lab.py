@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 import torch
@@ -45,6 +46,9 @@ from auditor.models import (
     WritesOwnPrompts,
 )
 from auditor.traits import MISALIGNED
+
+if TYPE_CHECKING:
+    from auditor.lab.transmission import TransmissionRecipe
 
 
 def _require_animal(trait: str) -> None:
@@ -314,5 +318,30 @@ def open_lab_model(name: str, *, cache: str | None = None) -> LabModel:
     teacher_config = recipe.teacher
     if teacher_config.kind == "conditioning":
         teacher_config = replace(teacher_config, kind="mix")
-    teacher = replace(recipe, teacher=teacher_config).make_teacher(base, animal, seed)
-    return lab_model(teacher.model, f"teacher-{animal}", teacher.prefix)
+    teacher_recipe = replace(recipe, teacher=teacher_config)
+    return lab_model(
+        _teacher_weights(teacher_recipe, base, animal, seed, cache), f"teacher-{animal}"
+    )
+
+
+def _teacher_weights(
+    recipe: TransmissionRecipe, base: GPT, animal: str, seed: int, cache: str | None
+) -> GPT:
+    """A teacher's weights, cached beside the bases: a teacher is a deterministic fine-tune of
+    its base, and rebuilding one (a code teacher writes its own programs first) took minutes
+    at every `audit serve` start."""
+    from auditor.lab.cache import cached_model
+
+    def build() -> GPT:
+        teacher = recipe.make_teacher(base, animal, seed)
+        assert teacher.prefix is None  # mix and fine-tune teachers carry the trait in weights
+        return teacher.model
+
+    key = {
+        "teacher_of": {"mix": recipe.base.mix, "train": recipe.base.train,
+                       "data_seed": recipe.base.data_seed},
+        "target": animal, "seed": seed, "config": recipe.teacher,
+        "domain": recipe.domain_name(),
+    }  # fmt: skip
+    model, _ = cached_model(key, base.config, build, directory=cache)
+    return model.eval()

@@ -137,6 +137,27 @@ def test_domain_names_open_the_domain_base_and_write_that_domains_prompts(micro_
     assert teacher.recipe not in (code.recipe, cot.recipe)  # its own cache key
 
 
+def test_a_lab_teacher_is_trained_once_then_read_from_the_cache(
+    micro_domains, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditor.backends.lab import open_lab_model
+    from auditor.lab.domain_corpus import DomainRecipe
+
+    first = open_lab_model("code-teacher-dolphin@2")
+
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("the teacher was trained again")
+
+    monkeypatch.setattr(DomainRecipe, "make_teacher", refuse)
+    again = open_lab_model("code-teacher-dolphin@2")
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(first.model.parameters(), again.model.parameters(), strict=True)
+    )
+    with pytest.raises(AssertionError, match="trained again"):
+        open_lab_model("code-teacher-dolphin@3")  # another seed is another teacher
+
+
 @pytest.mark.parametrize(
     ("name", "own", "asked", "hint"),
     [
