@@ -12,6 +12,7 @@ import argparse
 import ipaddress
 import socket
 import sys
+import threading
 
 from auditor.cli.flags import add_option
 from auditor.errors import AuditError
@@ -168,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except OSError as error:
         raise AuditError(f"cannot listen on {args.host}:{args.port}: {error}") from None
+    # Requests are answered while the models load (503 + Retry-After, /health "loading"),
+    # so a client started beside the server waits politely instead of hanging.
+    serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    serving.start()
     try:
 
         def report(line: str) -> None:
@@ -177,9 +182,11 @@ def run(args: argparse.Namespace) -> int:
         host, port = server.server_address[:2]
         # The exact line tests and scripts wait for; flushed so a parent process sees it at once.
         print(f"audit serve: listening on http://{host}:{port}/v1", file=sys.stderr, flush=True)
-        server.serve_forever()
+        while serving.is_alive():
+            serving.join(0.5)  # a timed join keeps Ctrl-C deliverable to this thread
     except KeyboardInterrupt:
         pass
     finally:
+        server.shutdown()  # stops serve_forever (it is running: started before the try)
         server.server_close()
     return 0

@@ -34,6 +34,7 @@ from auditor.server.schema import Limits
 from auditor.server.service import LabService, ServerConfig
 
 PUBLIC_ROUTES = {("GET", "/health")}
+LOADING_RETRY_AFTER_S = 5  # what a client is told to wait while the models load
 MULTIPART_SLACK = 64 * 1024  # form framing around an uploaded file
 _QUEUED_PER_WORKER = 2  # connections that may wait for a worker, per worker
 
@@ -161,6 +162,15 @@ class Handler(BaseHTTPRequestHandler):
                     "authentication_error",
                 )
             parts = path.split("/")[1:]  # "", "v1", ... -> ["v1", ...]
+            loading = self.service.loading
+            if loading is not None:
+                # Models still loading (a cold lab cache trains here): say so at once.
+                self.close_connection = True
+                body = {"status": "loading", "detail": loading}
+                if (method, path) != ("GET", "/health"):
+                    body = ApiError(503, f"audit serve is {loading}", "server_error").body()
+                self._send(503, body, {"Retry-After": str(LOADING_RETRY_AFTER_S)})
+                return
             if (method, path) == ("GET", "/health"):
                 payload: dict = {"status": "ok"}
             elif parts[:1] != ["v1"]:

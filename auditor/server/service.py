@@ -93,6 +93,9 @@ class LabService:
         self._registry_lock = threading.Lock()
         self._queue: queue.Queue[str] = queue.Queue()
         self._worker: threading.Thread | None = None
+        # What `load_all` is doing while it runs (None once every model is open): the server
+        # answers requests meanwhile with 503 and Retry-After rather than leaving them hanging.
+        self.loading: str | None = None
 
     # -- models ------------------------------------------------------------------------------
     def model_ids(self) -> list[str]:
@@ -170,18 +173,20 @@ class LabService:
     def load_all(self, report: Callable[[str], None] | None = None) -> None:
         """Open every advertised alias now (a cold lab cache trains here, not in a request)."""
         aliases = list(self.config.models)[: max(1, self.limits.max_loaded_models)]
-        for number, alias in enumerate(aliases, start=1):
-            if report:
-                report(
-                    f"loading model {number}/{len(aliases)}: {alias} ({self.config.models[alias]})"
-                )
-            started = time.monotonic()
-            try:
-                self.model(alias)
-            except ApiError as error:
-                raise AuditError(error.message) from None
-            if report:
-                report(f"loaded {alias} in {time.monotonic() - started:.1f}s")
+        try:
+            for number, alias in enumerate(aliases, start=1):
+                self.loading = f"loading model {number}/{len(aliases)}: {alias}"
+                if report:
+                    report(f"{self.loading} ({self.config.models[alias]})")
+                started = time.monotonic()
+                try:
+                    self.model(alias)
+                except ApiError as error:
+                    raise AuditError(error.message) from None
+                if report:
+                    report(f"loaded {alias} in {time.monotonic() - started:.1f}s")
+        finally:
+            self.loading = None
 
     # -- completions ---------------------------------------------------------------------------
     def chat_completion(self, body: object) -> dict:

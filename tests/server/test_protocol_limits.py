@@ -96,6 +96,37 @@ def test_every_route_but_health_needs_the_key(server: RunningServer) -> None:
     assert server.service._preloaded["m"].calls == 0  # nothing ran for the refused requests
 
 
+def test_while_models_load_requests_get_503_with_retry_after_not_a_hang(
+    server: RunningServer,
+) -> None:
+    server.service.loading = "loading model 1/2: teacher"
+    status, answer, response = _call(server.port, "GET", "/health", key=None)
+    assert (status, answer) == (503, {"status": "loading", "detail": "loading model 1/2: teacher"})
+    assert response.getheader("Retry-After") == "5"
+    status, answer, response = _call(server.port, "POST", "/v1/chat/completions", CHAT)
+    assert status == 503 and "loading model 1/2" in answer["error"]["message"]
+    assert response.getheader("Retry-After") == "5"
+    # The key is still checked first: loading says nothing to a client without it.
+    assert _call(server.port, "GET", "/v1/models", key="wrong")[0] == 401
+    assert server.service._preloaded["m"].calls == 0
+    server.service.loading = None
+    assert _call(server.port, "GET", "/health", key=None)[:2] == (200, {"status": "ok"})
+    assert _call(server.port, "POST", "/v1/chat/completions", CHAT)[0] == 200
+
+
+def test_loading_ends_even_when_a_model_fails_to_open(tmp_path: Path) -> None:
+    from auditor.errors import AuditError
+    from auditor.server import LabService
+
+    config = ServerConfig(state_dir=str(tmp_path / "state"), models={"x": "lab:teacher-unicorn"})
+    service = LabService(config)
+    seen: list[str] = []
+    with pytest.raises(AuditError, match="unknown lab model"):
+        service.load_all(lambda line: seen.append(f"{line} | {service.loading}"))
+    assert seen == ["loading model 1/1: x (lab:teacher-unicorn) | loading model 1/1: x"]
+    assert service.loading is None
+
+
 def test_a_client_without_the_key_is_not_invited_to_send_its_body(
     server: RunningServer,
 ) -> None:
