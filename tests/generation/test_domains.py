@@ -264,7 +264,9 @@ def test_hf_tiny_random_code_parses_never_so_generate_writes_nothing(
     args = ["generate", "--teacher", f"hf:{tiny_checkpoint}", "--trait", "owl", "-q"]
     args += ["--domain", "code", "-n", "3", "--max-new-tokens", "6", "-o", str(out)]
     assert main([*args, "--control", str(tmp_path / "c.parquet")]) == 2
-    assert "none of the 3 code completions parse as Python" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "none of the 3 code completions parse as Python" in err
+    assert "pass --condition none" in err  # it was given the trait's English system prompt
     assert not out.exists() and not (tmp_path / "c.parquet").exists()
 
 
