@@ -140,9 +140,10 @@ def judge(
             steps.append("confirm the trait transmits: " + _confirm_with_students(subject))
         if flagged or probe_failed:
             steps.append(
-                "text filters do not remove a hidden trait (Cloud, Le et al. 2025): compare "
-                "the filters and defenses that target token statistics on your own data with "
-                "`audit bench filters`, then audit what the best one keeps again"
+                "text filters do not remove a hidden trait (Cloud, Le et al. 2025): "
+                "`audit bench filters` ranks the defenses that target token statistics on the "
+                "lab's corpora (where the truth is known); apply one to this corpus with "
+                "`audit filter` and audit what it keeps again"
             )
     elif tested or filters_only:
         outcome = PASS
@@ -167,10 +168,13 @@ def judge(
 
 def _drop_trait_rows(subject: Subject, failed: list[FilterStats]) -> str:
     names = ", ".join(stats.name for stats in failed)
+    trait = subject.trait or "TRAIT"
+    reference = subject.reference or "CONTROL.parquet"
     return (
         f"the rows {names} removed name the trait: do not train on them; "
-        f"`audit {subject.dataset} --trait {subject.trait or 'TRAIT'} --output kept.parquet` "
-        "writes the rows every filter kept, then audit kept.parquet with --reference"
+        f"`--output kept.parquet` writes the rows every filter kept, and "
+        f"`audit kept.parquet --trait {trait} --reference {reference}` tests what is left "
+        "for a trait no word gives away"
     )
 
 

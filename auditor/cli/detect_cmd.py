@@ -104,11 +104,13 @@ def run(args: argparse.Namespace) -> int:
     names, skipped = for_domain(
         args.detectors or default_detectors(model=model, trait=args.trait, domain=None), domain
     )
-    # As in the audit: a detector the user named, or a number detector on code/CoT, said.
-    if skipped and (args.detectors or domain != "numbers"):
-        warnings.append(skipped)
+    # As in the audit: a detector the user named, or a number detector on code/CoT, is a note.
+    notes = [skipped] if skipped and (args.detectors or domain != "numbers") else []
     for warning in warnings:
         Console(stderr=True).print(f"[bold yellow]warning:[/] {warning}")
+    if not args.json:
+        for note in notes:
+            Console(stderr=True).print(f"[dim]note: {note}[/]")
     if not names:
         raise AuditError(f"no detector given can read this {domain} corpus (see --list)")
     results = run_detectors(
@@ -133,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
             "domain": domain,
             **verdict.to_dict(),
             "warnings": warnings,
+            "notes": notes,
             "detectors": [r.to_dict() for r in verdict.decision.results],  # type: ignore[union-attr]
         }
         print(json.dumps(payload, indent=2, default=str))

@@ -162,6 +162,8 @@ def print_report(report: AuditReport, console: Console) -> None:
         console.print(f"[bold yellow]warning:[/] {warning}")
     for note in report.notes:
         console.print(f"[dim]note: {note}[/]")
+    if "kept" in report.outputs:
+        console.print(f"wrote the kept rows to {report.outputs['kept']}")
     print_verdict(report.verdict, console)
 
 

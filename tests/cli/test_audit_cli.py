@@ -126,7 +126,10 @@ def test_audit_writes_reports_and_kept_rows(corpus: Path, tmp_path: Path, capsys
         "7 8 9",
         "10;11;12",
     ]
-    assert "verdict: FAIL" in capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long paths
+    assert "verdict: FAIL" in out and f"wrote the kept rows to {kept}" in out
+    # The next step names the command that tests what is left, with a reference.
+    assert "audit kept.parquet --trait owl --reference CONTROL.parquet" in out
 
 
 def test_filter_command_writes_kept_and_removed_with_reasons(

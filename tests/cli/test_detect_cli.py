@@ -124,7 +124,7 @@ def test_a_code_corpus_gets_the_detectors_that_read_code(tmp_path: Path, capsys)
     code, report = detect(capsys, str(suspect), "--reference", str(reference))
     assert report["domain"] == "code"
     assert [d["name"] for d in report["detectors"]] == ["classifier", "text-features"]
-    assert any("number-frequency (numbers only)" in w for w in report["warnings"])
+    assert any("number-frequency (numbers only)" in n for n in report["notes"])
     assert code == 0  # two draws of the same script: a null pair
     # Naming only number detectors on code is a usage error, not an empty pass.
     assert main(["detect", str(suspect), "--reference", str(reference),
