@@ -79,7 +79,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"`{config.get('teacher', 'lnf-bias')}`; probe student `{student}` (reads "
         f"{STUDENT_CHANNELS.get(student, 'see its docs')}); "
         f"{result['students_total']} students ({result['students_trained']} trained, the rest "
-        f"from the cache); wall time {result['seconds']:.0f} s.",
+        f"from the cache); wall time {result['seconds']:.0f} s; "
+        f"{config.get('corpus_rows', '?')} prompts per corpus; detectors with "
+        f"{config.get('permutations', '?')} permutations.",
         "",
         "residual = (filtered student − filtered control) / (unfiltered student − unfiltered "
         "control), per target × seed; mean and Student-t 95% interval over those cells. "
