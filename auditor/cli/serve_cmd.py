@@ -187,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.shutdown()  # stops serve_forever (it is running: started before the try)
+        if serving.is_alive():
+            server.shutdown()  # stops serve_forever (waits for a loop that already ended)
         server.server_close()
     return 0
