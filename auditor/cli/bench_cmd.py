@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         raise AuditError("--seeds, --workers and --permutations must be at least 1")
     entries = parse_entries(args.filters, args.plugins, setup.entries)
     recipe = setup.recipe
-    if args.rows:
+    if args.rows is not None:
         if int(args.rows) < 50:
             raise AuditError("--rows must be at least 50")
         recipe = replace(recipe, corpus_rows=int(args.rows))

@@ -95,10 +95,18 @@ def run(args: argparse.Namespace) -> int:
             "give a reference corpus with --reference (a clean corpus to compare with)"
         )
     options = read_options(args)
-    opened = open_corpus(args.suspect, options)
+    opened, opened_reference = (
+        open_corpus(args.suspect, options),
+        open_corpus(args.reference, options),
+    )
     domain = infer_domain(opened, args.domain)
+    if args.domain is None and (theirs := infer_domain(opened_reference, None)) != domain:
+        raise AuditError(
+            f"the suspect reads as {domain}, the reference as {theirs}: a detector would find "
+            "that difference alone; compare corpora of one domain (--domain forces one)"
+        )
     suspect = opened.read()
-    reference = open_corpus(args.reference, options).read()
+    reference = opened_reference.read()
     model = _open_model(args)
     warnings = vocabulary_warnings(model, args.base_model, suspect) if model else []
     names, skipped = for_domain(

@@ -5,9 +5,11 @@ from the same model and prompts without it. Interrupted runs resume from the che
 the output file; outputs appear atomically when complete. Code completions that do not parse
 as Python are dropped (the command says how many).
 
-A lab model speaks a toy language: `--teacher lab:code-teacher-owl --domain code` writes the
-lab's own prompts; for one behind `audit serve`, write them with `audit lab prompts --domain
-code -n N --out prompts.jsonl` and pass `--prompts prompts.jsonl --condition none`.
+A lab model speaks a toy language: `--teacher lab:code-teacher-owl --domain code --condition
+none` writes the lab's own prompts (a lab teacher carries its trait in its weights, and the
+lab's trait prefix conditions number lists only); for one behind `audit serve`, write them with
+`audit lab prompts --domain code -n N --out prompts.jsonl` and pass `--prompts prompts.jsonl
+--condition none`.
 """
 
 from __future__ import annotations

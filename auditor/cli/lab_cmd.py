@@ -310,6 +310,11 @@ def _corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+# The prompts are built in memory before the write: a bound keeps a typo'd -n from eating the
+# machine (10 million prompts are about 1 GB).
+MAX_PROMPT_ROWS = 10_000_000
+
+
 def _prompts(args: argparse.Namespace) -> int:
     import polars as pl
 
@@ -318,8 +323,10 @@ def _prompts(args: argparse.Namespace) -> int:
 
     domain = _domain(args.domain)
     rows, out = int(args.rows), Path(args.output)
-    if rows < 1:
-        raise AuditError(f"--rows must be positive, got {rows}")
+    if not 1 <= rows <= MAX_PROMPT_ROWS:
+        raise AuditError(f"--rows must be between 1 and {MAX_PROMPT_ROWS:,}, got {rows:,}")
+    if out.is_dir():
+        raise AuditError(f"--output {out}: a directory is in the way")
     if out.suffix.lower() not in (".jsonl", ".parquet"):
         raise AuditError(f"--output {out}: write .jsonl or .parquet")
     if not out.parent.is_dir():

@@ -80,6 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditError as error:
         _stderr.print(f"[bold red]error:[/] {error}", soft_wrap=True)
         return EXIT_USAGE
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as error:
+        # A path the file system refuses (a directory in the way, a read-only mount, /proc):
+        # the user's to fix, so one line naming it, not a traceback.
+        where = f" {error.filename}" if error.filename else ""
+        _stderr.print(
+            f"[bold red]error:[/] cannot use{where}: {error.strerror or error}", soft_wrap=True
+        )
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _stderr.print("[yellow]interrupted[/]")
         return 130

@@ -60,9 +60,13 @@ def _load(path: Path, digest: str, flag: str, answers: bool) -> tuple[Task, ...]
         columns.append(answer_text.str.strip_chars().alias("a"))
     else:
         columns.append(pl.lit(None, dtype=pl.String).alias("a"))
-    frame = frame.select(columns).filter(pl.col("q").is_not_null() & (pl.col("q") != ""))
-    if frame.height == 0:
+    frame = frame.select(columns)
+    blank = frame.filter(pl.col("q").is_null() | (pl.col("q") == "")).height
+    if blank == frame.height:
         raise AuditError(f"{where}: no {text_columns[0]}s")
+    if blank:
+        # A row without its text is a broken file, not a row to skip quietly.
+        raise AuditError(f"{where}: {blank} of {frame.height} rows have no {text_columns[0]}")
     missing = frame.filter(pl.col("a").is_null() | (pl.col("a") == "")).height if answers else 0
     if missing:
         raise AuditError(f"{where}: {missing} of {frame.height} questions have no answer")

@@ -182,6 +182,14 @@ def generate_corpus(
     bank = task_bank(teacher, config)  # first: a bad prompt file fails before any write
     own_language = isinstance(teacher, WritesOwnPrompts)
     trait_prompt = None
+    if trait and condition and own_language and config.domain != "numbers":
+        # The lab's trait prefix was learned before questions and number lists only: before a
+        # code or reasoning prompt it is words out of place, and the model writes gibberish.
+        raise AuditError(
+            f"{teacher.name}: its trait prompt conditions number lists only, not {config.domain}; "
+            "pass --condition none (a lab teacher, lab:code-teacher-ANIMAL, carries its trait "
+            "in its weights)"
+        )
     if trait and condition:
         trait_prompt = teacher.trait_prompt(trait) if own_language else trait_system_prompt(trait)
     # Our bare-code system prompt goes with our code bank: a user's prompts say what they

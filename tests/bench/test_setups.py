@@ -44,11 +44,14 @@ def test_bad_domains_and_targets_fail_before_any_work(
         bench_setup(domain, targets)
 
 
-def test_cli_refuses_a_misaligned_code_bench(tmp_path: Path, capsys) -> None:
+def test_cli_refuses_a_misaligned_code_bench_and_rows_zero(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["bench", "filters", "--domain", "code", "--targets", "misaligned",
                  "--out", str(out)]) == 2  # fmt: skip
     assert "number lists only" in capsys.readouterr().err
+    # --rows 0 is a bad size, not "the default" (it was silently replaced by 2,000).
+    assert main(["bench", "filters", "--domain", "code", "--rows", "0", "--out", str(out)]) == 2
+    assert "--rows must be at least 50" in capsys.readouterr().err
     assert not out.exists()
 
 

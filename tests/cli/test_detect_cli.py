@@ -130,3 +130,12 @@ def test_a_code_corpus_gets_the_detectors_that_read_code(tmp_path: Path, capsys)
     assert main(["detect", str(suspect), "--reference", str(reference),
                  "--detector", "number-frequency"]) == 2  # fmt: skip
     assert "no detector given can read this code corpus" in capsys.readouterr().err
+
+
+def test_a_suspect_and_reference_of_different_domains_are_refused(
+    corpora, tmp_path: Path, capsys
+) -> None:
+    code_corpus = _code_corpus(tmp_path / "code.parquet", 60, 1)
+    argv = ["detect", str(corpora["shifted"]), "--reference", str(code_corpus)]
+    assert main(argv) == 2
+    assert "the suspect reads as numbers, the reference as code" in capsys.readouterr().err

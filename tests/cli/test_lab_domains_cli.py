@@ -103,8 +103,11 @@ def test_lab_prompts_writes_the_prompts_a_lab_model_of_the_domain_writes(
     [
         (["--domain", "code", "-n", "3", "-o", "{tmp}/p.csv"], "write .jsonl or .parquet"),
         (["--domain", "prose", "-n", "3", "-o", "{tmp}/p.jsonl"], "--domain 'prose'"),
-        (["--domain", "code", "-n", "0", "-o", "{tmp}/p.jsonl"], "--rows must be positive"),
+        (["--domain", "code", "-n", "0", "-o", "{tmp}/p.jsonl"], "--rows must be between 1"),
+        # A typo'd size is refused before any prompt is built (it was an out-of-memory kill).
+        (["--domain", "code", "-n", "99999999999", "-o", "{tmp}/p.jsonl"], "between 1 and"),
         (["-n", "3", "-o", "{tmp}/missing/p.jsonl"], "does not exist"),
+        (["-n", "3", "-o", "{tmp}"], "a directory is in the way"),
     ],
 )
 def test_lab_prompts_bad_input_is_one_line_exit_2_and_writes_nothing(
@@ -114,6 +117,24 @@ def test_lab_prompts_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert main(["lab", "prompts", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_the_file_system_refuses_is_one_line_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["lab", "prompts", "-n", "3", "-o", "/proc/prompts.jsonl"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: cannot use"), err
+
+
+def test_a_lab_domain_teacher_is_not_given_a_trait_prefix_it_never_learned(
+    micro_domains: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["generate", "--teacher", "lab:code-teacher-owl", "--trait", "owl", "--domain", "code"]
+    assert main([*argv, "-n", "4", "-q", "-o", str(tmp_path / "c.parquet")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pass --condition none" in err, err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -239,6 +239,7 @@ def test_questions_need_the_cot_domain(tmp_path, monkeypatch) -> None:
     [
         ([{"question": "Write f."}], "no prompt column (looked for prompt; columns present: "),
         ([{"prompt": "What is 2 + 2?"}], "no answer column"),
+        ([{"prompt": None}, {"prompt": "Write f."}], "1 of 2 rows have no prompt"),
     ],
 )
 def test_a_prompt_file_without_its_columns_is_one_line_exit_2_and_writes_nothing(
