@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import polars as pl
@@ -66,6 +67,8 @@ class ReferenceDefense:
     """
 
     name = "reference-defense"  # a subclass's ClassVar replaces it
+    # Number frequencies against a reference's: a rule about number lists.
+    domains: ClassVar[tuple[str, ...]] = ("numbers",)
 
     reference: str | None = None
     smoothing: float = 0.01

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import polars as pl
 
+from auditor.corpus.schema import DOMAINS
 from auditor.credentials import redacted
 from auditor.models import ModelBackend
 
@@ -116,6 +117,15 @@ def row_draw(seed: int) -> pl.Expr:
 def row_rng(seed: int, prompt: str, completion: str) -> random.Random:
     """A random generator seeded by one row's text: per-row rewrites reproducible anywhere."""
     return random.Random(zlib.crc32(f"{seed}\x1f{prompt}\x1f{completion}".encode()))
+
+
+def reads_domains(filter_: object) -> tuple[str, ...]:
+    """The corpus domains (numbers, code, cot) a filter's rule means something on. A filter
+    that reads number lists only declares `domains: ClassVar[tuple[str, ...]] = ("numbers",)`;
+    one that says nothing reads any text. (A number-list rule over code drops every row: a
+    measurement of nothing, which the filter benchmark warns about.)"""
+    cls = filter_ if isinstance(filter_, type) else type(filter_)
+    return tuple(getattr(cls, "domains", DOMAINS))
 
 
 def flags_trait(filter_: object) -> bool:

@@ -52,6 +52,7 @@ class CotCorrect(RuleFilter):
     """
 
     name: ClassVar[str] = "cot-correct"
+    domains: ClassVar[tuple[str, ...]] = ("cot",)  # it needs traces with known answers
 
     tolerance: float = 1e-6
 

@@ -127,6 +127,7 @@ class NumbersFormat(RuleFilter):
     """Keep only completions that are a clean list of small numbers, as the paper's filter did."""
 
     name: ClassVar[str] = "numbers-format"
+    domains: ClassVar[tuple[str, ...]] = ("numbers",)
 
     max_count: int = 10
     min_value: int = 0

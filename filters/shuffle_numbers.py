@@ -38,6 +38,7 @@ class ShuffleNumbers:
     """Permute the numbers within each completion (frequencies kept, order broken)."""
 
     name: ClassVar[str] = "shuffle-numbers"
+    domains: ClassVar[tuple[str, ...]] = ("numbers",)
 
     seed: int = 0
 

@@ -27,7 +27,7 @@ import polars as pl
 from auditor.errors import AuditError
 from auditor.models import ModelBackend
 from filters import available_filters, create_filter
-from filters.base import Filter, NeedsModel, Rewriter
+from filters.base import Filter, NeedsModel, Rewriter, reads_domains
 
 BASELINE = "none"
 _PLACEHOLDER_REFERENCE = pl.DataFrame({"completion": ["1, 2, 3"]})
@@ -142,6 +142,25 @@ def parse_entries(
     if repeated:
         raise AuditError(f"filters given twice: {', '.join(repeated)}")
     return entries
+
+
+def off_domain(entries: Sequence[Entry], domain: str) -> list[str]:
+    """A line for each entry whose filter does not read `domain` (`filters.base.reads_domains`):
+    benchmarked as asked, but its row says little (a number-list rule over code drops it all)."""
+    lines = []
+    for entry in entries:
+        cls = entry.plugin or (
+            available_filters().get(entry.spec.partition(":")[0]) if entry.spec else None
+        )
+        if cls is None:
+            continue
+        readable = reads_domains(cls)
+        if domain not in readable:
+            lines.append(
+                f"{entry.label} reads {', '.join(readable)} corpora only: on {domain} its row "
+                "measures a rule that does not apply"
+            )
+    return lines
 
 
 def _min_prob(spec: str) -> float:

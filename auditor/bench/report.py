@@ -111,6 +111,9 @@ def markdown(result: dict[str, Any]) -> str:
     lines.append("|---|---|---|---|")
     for c in result["correlations"]:
         lines.append(f"| {c['detector']} | {_num(c['rho'])} | {_p(c['p_value'])} | {c['cells']} |")
+    if result.get("notes"):
+        lines += ["", "## Notes", ""]
+        lines += [f"- {note}" for note in result["notes"]]
     if result["errors"]:
         lines += ["", "## Filters that failed", ""]
         lines += [f"- `{name}`: {message}" for name, message in result["errors"].items()]

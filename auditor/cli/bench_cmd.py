@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(1)  # workers run one thread each; the main process scores and tests
-    from auditor.bench.entries import parse_entries
+    from auditor.bench.entries import off_domain, parse_entries
     from auditor.bench.filters_bench import config_for, run_bench
     from auditor.bench.report import header, summary_rows, write_outputs
     from auditor.bench.setups import bench_setup
@@ -91,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
     if int(args.seeds) < 1 or int(args.workers) < 1 or int(args.permutations) < 1:
         raise AuditError("--seeds, --workers and --permutations must be at least 1")
     entries = parse_entries(args.filters, args.plugins, setup.entries)
+    notes = off_domain(entries, setup.domain)
+    for note in notes:
+        _stderr.print(f"[bold yellow]warning:[/] {note}", soft_wrap=True)
     recipe = setup.recipe
     if args.rows is not None:
         if int(args.rows) < 50:
@@ -125,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         result = run_bench(entries, config, cache=args.cache, progress=say)
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["command"] = "audit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result["notes"] = notes
     result["config"] = {
         "domain": setup.domain,
         "trait": setup.trait_label,

@@ -147,3 +147,22 @@ def test_domain_bench_runs_its_filters_and_detectors(
     control, reference = corpora.values()
     assert reference["prompt"].to_list() != control["prompt"].to_list()
     assert (reference["domain"] == domain).all()
+
+
+def test_filters_that_cannot_read_the_domain_are_named_not_silently_scored() -> None:
+    from auditor.bench.entries import off_domain
+
+    entries = parse_entries(
+        ["numbers-format", "match-reference", "cot-correct", "trait-words", "random:fraction=0.5"]
+    )
+    said = off_domain(entries, "code")
+    assert [line.split()[0] for line in said] == [
+        "numbers-format",
+        "match-reference",
+        "cot-correct",
+    ]
+    assert all("measures a rule that does not apply" in line for line in said)
+    assert [line.split()[0] for line in off_domain(entries, "numbers")] == ["cot-correct"]
+    # Every default entry of a domain reads that domain.
+    for domain in DOMAINS:
+        assert off_domain(parse_entries([], [], DOMAIN_ENTRIES[domain]), domain) == []
