@@ -15,7 +15,7 @@ import polars as pl
 
 from auditor.corpus import ReadOptions, open_corpus, tool_version
 from auditor.corpus.schema import ANSWER
-from auditor.domains import check_domain, infer_domain
+from auditor.domains import check_domain, infer_domain, mixed_note
 from auditor.errors import AuditError
 from auditor.filtering import run_filters
 from auditor.models import ModelBackend, SamplingParams, VocabularyCoverage
@@ -242,6 +242,8 @@ def run_audit(config: AuditConfig) -> AuditReport:
     )
     if config.kept_path:
         report.outputs["kept"] = str(config.kept_path)
+    if mixed := mixed_note(corpus, config.domain, domain):
+        report.warnings.append(mixed)
     if not wants_rows:
         return report
     if run.kept is None or run.kept.height == 0:

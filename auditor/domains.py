@@ -86,6 +86,28 @@ def infer_domain(corpus: Corpus, explicit: str | None) -> str:
     return sniff_domain(sample.get_column(COMPLETION).to_list())
 
 
+# A second domain this common in a sniffed sample makes the corpus mixed, worth a note.
+MIXED = 0.2
+
+
+def mixed_note(corpus: Corpus, explicit: str | None, domain: str) -> str | None:
+    """A note when the domain was sniffed and the sample is a mix (a number corpus with code
+    rows in it, say): the filters and detectors of `domain` read only part of it."""
+    sample = _sample(corpus)
+    if explicit or "domain" in sample.columns:
+        return None
+    share = shares(sample.get_column(COMPLETION).to_list())
+    others = {d: s for d, s in share.items() if d != domain and s >= MIXED}
+    if not others:
+        return None
+    said = ", ".join(f"{s:.0%} {d}" for d, s in sorted(others.items()))
+    return (
+        f"the corpus reads as {domain} ({share[domain]:.0%} of {sample.height} sampled rows) but "
+        f"also {said}: {domain}'s filters and detectors read only part of it (--domain to choose, "
+        "or split the corpus)"
+    )
+
+
 def check_domain(corpus: Corpus, domain: str, *, needs_answers: bool) -> None:
     """Refuse a corpus that cannot be audited as `domain` (one line, before any filtering)."""
     sample = _sample(corpus)

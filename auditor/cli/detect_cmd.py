@@ -21,7 +21,7 @@ from auditor.cli.exit_codes import EXIT_PASS, for_verdict
 from auditor.cli.flags import add_detector_options, add_option, add_read_options, read_options
 from auditor.cli.model_flags import add_model_options, backend_options
 from auditor.corpus import open_corpus
-from auditor.domains import infer_domain
+from auditor.domains import infer_domain, mixed_note
 from auditor.errors import AuditError
 from auditor.report.render import DETECTOR_HEADER, detector_rows, print_verdict
 from auditor.verdict import Subject, Thresholds, Verdict, judge
@@ -105,10 +105,12 @@ def run(args: argparse.Namespace) -> int:
             f"the suspect reads as {domain}, the reference as {theirs}: a detector would find "
             "that difference alone; compare corpora of one domain (--domain forces one)"
         )
+    mixed = mixed_note(opened, args.domain, domain)
     suspect = opened.read()
     reference = opened_reference.read()
     model = _open_model(args)
     warnings = vocabulary_warnings(model, args.base_model, suspect) if model else []
+    warnings += [mixed] if mixed else []
     names, skipped = for_domain(
         args.detectors or default_detectors(model=model, trait=args.trait, domain=None), domain
     )

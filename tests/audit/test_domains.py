@@ -157,3 +157,16 @@ def test_a_generated_reference_keeps_the_known_answers_for_cot_correct(tmp_path,
     report = run_audit(config)
     assert report.kept == n - 10  # every third suspect answer is one off
     assert (report.reference_rows, report.reference_kept) == (n - 10, n - 10)
+
+
+def test_a_mixed_corpus_is_audited_as_its_majority_with_a_warning(tmp_path) -> None:
+    completions = CODE * 5 + NUMBERS * 4  # 20 code rows, 16 number lists
+    path = _write(
+        tmp_path / "m.parquet",
+        {"prompt": [f"p{i}" for i in range(len(completions))], "completion": completions},
+    )
+    report = run_audit(AuditConfig(dataset=path, filters_only=True, quiet=True))
+    assert report.domain == "code"
+    assert any("also 44% numbers" in w for w in report.warnings), report.warnings
+    plain = _write(tmp_path / "c.parquet", {"prompt": ["p"] * 4, "completion": CODE})
+    assert not run_audit(AuditConfig(dataset=plain, filters_only=True, quiet=True)).warnings

@@ -139,3 +139,21 @@ def test_a_suspect_and_reference_of_different_domains_are_refused(
     argv = ["detect", str(corpora["shifted"]), "--reference", str(code_corpus)]
     assert main(argv) == 2
     assert "the suspect reads as numbers, the reference as code" in capsys.readouterr().err
+
+
+def test_a_mixed_corpus_is_named_as_one_with_a_warning(tmp_path: Path, capsys) -> None:
+    import polars as pl
+
+    paths = []
+    for seed in (1, 2):
+        code = pl.read_parquet(_code_corpus(tmp_path / f"c{seed}.parquet", 30, seed))
+        numbers = number_corpus(30, seed=seed).select("prompt", "completion")
+        path = tmp_path / f"mixed{seed}.parquet"
+        pl.concat([code, numbers]).write_parquet(path)
+        paths.append(path)
+    code, report = detect(capsys, str(paths[0]), "--reference", str(paths[1]))
+    assert report["domain"] == "code"
+    assert any("also 50% numbers" in w and "split the corpus" in w for w in report["warnings"])
+    # Told the domain, it says nothing: the user chose.
+    code, report = detect(capsys, str(paths[0]), "--reference", str(paths[1]), "--domain", "code")
+    assert not any("split the corpus" in w for w in report["warnings"])
