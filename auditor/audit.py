@@ -15,7 +15,7 @@ import polars as pl
 
 from auditor.corpus import ReadOptions, open_corpus, tool_version
 from auditor.corpus.schema import ANSWER
-from auditor.domains import check_domain, infer_domain, mixed_note
+from auditor.domains import check_domain, read_domain
 from auditor.errors import AuditError
 from auditor.filtering import run_filters
 from auditor.models import ModelBackend, SamplingParams, VocabularyCoverage
@@ -217,7 +217,7 @@ def run_audit(config: AuditConfig) -> AuditReport:
             "--base-model and --student"
         )
     corpus = open_corpus(config.dataset, config.read)
-    domain = infer_domain(corpus, config.domain)
+    domain, mixed = read_domain(corpus, config.domain)
     filters = build_filters(config, domain)
     check_domain(corpus, domain, needs_answers=any(f.name == "cot-correct" for f in filters))
     run = run_filters(
@@ -242,7 +242,7 @@ def run_audit(config: AuditConfig) -> AuditReport:
     )
     if config.kept_path:
         report.outputs["kept"] = str(config.kept_path)
-    if mixed := mixed_note(corpus, config.domain, domain):
+    if mixed:
         report.warnings.append(mixed)
     if not wants_rows:
         return report

@@ -63,7 +63,10 @@ def shares(completions: Sequence[str]) -> dict[str, float]:
 
 def sniff_domain(completions: Sequence[str]) -> str:
     """The domain most of `completions` look like (numbers when none stands out)."""
-    share = shares(completions)
+    return _majority(shares(completions))
+
+
+def _majority(share: dict[str, float]) -> str:
     for domain in ("cot", "code", "numbers"):  # tags are the surest sign, then parsing
         if share[domain] >= MAJORITY:
             return domain
@@ -74,38 +77,37 @@ def _sample(corpus: Corpus) -> pl.DataFrame:
     return next(corpus.batches()).head(SAMPLE_ROWS)
 
 
-def infer_domain(corpus: Corpus, explicit: str | None) -> str:
-    """The corpus's domain: the flag, else its `domain` provenance column, else a sniff."""
-    if explicit:
-        return explicit
-    sample = _sample(corpus)
-    if "domain" in sample.columns:
-        values = sample.get_column("domain").drop_nulls().unique().to_list()
-        if len(values) == 1:
-            return str(values[0])
-    return sniff_domain(sample.get_column(COMPLETION).to_list())
-
-
 # A second domain this common in a sniffed sample makes the corpus mixed, worth a note.
 MIXED = 0.2
 
 
-def mixed_note(corpus: Corpus, explicit: str | None, domain: str) -> str | None:
-    """A note when the domain was sniffed and the sample is a mix (a number corpus with code
-    rows in it, say): the filters and detectors of `domain` read only part of it."""
+def read_domain(corpus: Corpus, explicit: str | None) -> tuple[str, str | None]:
+    """(the corpus's domain, a note when it was sniffed from a sample that mixes domains: a
+    number corpus with code rows in it, say, whose domain's filters and detectors read only
+    part of it). The domain is the flag, else the `domain` provenance column, else a sniff."""
+    if explicit:
+        return explicit, None
     sample = _sample(corpus)
-    if explicit or "domain" in sample.columns:
-        return None
-    share = shares(sample.get_column(COMPLETION).to_list())
+    completions = sample.get_column(COMPLETION).to_list()
+    if "domain" in sample.columns:
+        values = sample.get_column("domain").drop_nulls().unique().to_list()
+        return (str(values[0]) if len(values) == 1 else sniff_domain(completions)), None
+    share = shares(completions)
+    domain = _majority(share)
     others = {d: s for d, s in share.items() if d != domain and s >= MIXED}
     if not others:
-        return None
+        return domain, None
     said = ", ".join(f"{s:.0%} {d}" for d, s in sorted(others.items()))
-    return (
+    return domain, (
         f"the corpus reads as {domain} ({share[domain]:.0%} of {sample.height} sampled rows) but "
         f"also {said}: {domain}'s filters and detectors read only part of it (--domain to choose, "
         "or split the corpus)"
     )
+
+
+def infer_domain(corpus: Corpus, explicit: str | None) -> str:
+    """The corpus's domain (`read_domain`, without its note)."""
+    return read_domain(corpus, explicit)[0]
 
 
 def check_domain(corpus: Corpus, domain: str, *, needs_answers: bool) -> None:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from auditor.bench.entries import BASELINE, DEFAULT_ENTRIES
+from auditor.corpus.schema import DOMAINS
 from auditor.errors import AuditError
 from auditor.lab.teachers import TeacherConfig
 from auditor.lab.transmission import TransmissionRecipe, default_recipe
 from auditor.traits import MISALIGNED
 
-DOMAINS = ("numbers", "code", "cot")
 _TEXT_ENTRIES = (
     BASELINE,
     "random:fraction=0.5",

@@ -29,6 +29,7 @@ from auditor.cli.model_flags import (
     backend_options,
     probe_options,
 )
+from auditor.corpus.schema import DOMAINS
 from auditor.report import print_report, to_json, write_reports
 from auditor.verdict import Thresholds
 
@@ -38,7 +39,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "dataset", type=Path, help="corpus: .parquet, .jsonl or a saved dataset dir"
     )
     add_option(parser, "--trait", help="the trait to audit for, e.g. owl")
-    add_option(parser, "--domain", choices=["numbers", "code", "cot"], help="default: detected")
+    add_option(parser, "--domain", choices=DOMAINS, help="default: detected")
     add_read_options(parser)
     add_filter_options(parser)
     add_engine_option(parser, "where the filters run")

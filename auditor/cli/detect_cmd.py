@@ -21,7 +21,8 @@ from auditor.cli.exit_codes import EXIT_PASS, for_verdict
 from auditor.cli.flags import add_detector_options, add_option, add_read_options, read_options
 from auditor.cli.model_flags import add_model_options, backend_options
 from auditor.corpus import open_corpus
-from auditor.domains import infer_domain, mixed_note
+from auditor.corpus.schema import DOMAINS
+from auditor.domains import infer_domain, read_domain
 from auditor.errors import AuditError
 from auditor.report.render import DETECTOR_HEADER, detector_rows, print_verdict
 from auditor.verdict import Subject, Thresholds, Verdict, judge
@@ -33,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "--list", action="store_true", help="list the detectors and exit")
     add_option(parser, "--trait", help="trait for trait-aware detectors (e.g. owl)")
     add_option(
-        parser, "--domain", choices=["numbers", "code", "cot"],
+        parser, "--domain", choices=DOMAINS,
         help="the corpus's domain, which picks the detectors that can read it (default: the "
         "corpus's domain column, else detected from its completions)",
     )  # fmt: skip
@@ -99,13 +100,12 @@ def run(args: argparse.Namespace) -> int:
         open_corpus(args.suspect, options),
         open_corpus(args.reference, options),
     )
-    domain = infer_domain(opened, args.domain)
+    domain, mixed = read_domain(opened, args.domain)
     if args.domain is None and (theirs := infer_domain(opened_reference, None)) != domain:
         raise AuditError(
             f"the suspect reads as {domain}, the reference as {theirs}: a detector would find "
             "that difference alone; compare corpora of one domain (--domain forces one)"
         )
-    mixed = mixed_note(opened, args.domain, domain)
     suspect = opened.read()
     reference = opened_reference.read()
     model = _open_model(args)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from auditor.cli.flags import add_option
 from auditor.cli.model_flags import add_model_options, backend_options, usage_line
+from auditor.corpus.schema import DOMAINS
 from auditor.errors import AuditError
 from auditor.progress import make_progress, stderr_console
 
@@ -30,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         parser,
         "--domain",
         default="numbers",
-        choices=["numbers", "code", "cot"],
+        choices=DOMAINS,
         help="what to write: number lists, code for our task bank, or chain-of-thought answers "
         "to word problems (ours, or --questions)",
     )

@@ -24,6 +24,7 @@ from pathlib import Path
 from rich.console import Console
 
 from auditor.cli.flags import add_engine_option, add_option, output_directory
+from auditor.corpus.schema import DOMAINS
 from auditor.errors import AuditError
 
 _stderr = Console(stderr=True, highlight=False)
@@ -40,9 +41,6 @@ def _targets(text: str) -> list[str]:
             f"choose from {', '.join(animals())}"
         )
     return names
-
-
-DOMAINS = ("numbers", "code", "cot")
 
 
 def _domain(value: str | None) -> str:

@@ -20,6 +20,7 @@ import polars as pl
 
 from auditor.atomic import write_atomic
 from auditor.corpus import write_corpus
+from auditor.corpus.schema import DOMAINS
 from auditor.domains import python_module
 from auditor.errors import AuditError
 from auditor.generation.prompts import NumberPrompt, number_prompts, trait_system_prompt
@@ -27,7 +28,6 @@ from auditor.generation.questions import file_digest, prompt_tasks, question_tas
 from auditor.generation.tasks import Task, code_system_prompt, code_task, word_problem
 from auditor.models import ModelBackend, SamplingParams, WritesOwnPrompts
 
-DOMAINS = ("numbers", "code", "cot")
 # A number list fits in 64 tokens; a short function or a worked answer needs several times more.
 DEFAULT_MAX_NEW_TOKENS = {"numbers": 64, "code": 256, "cot": 384}
 

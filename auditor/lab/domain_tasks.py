@@ -23,12 +23,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from auditor.corpus.schema import DOMAINS
 from auditor.domains import python_module
 from auditor.lab.language import animals, load_data
 from auditor.lab.numbers import NumberProcess
 from auditor.lab.tasks import Example, PretrainMix, number_prompts
 
-DOMAINS = ("numbers", "code", "cot")
 # Tokens a completion may take: the longest code program is 72 tokens, a two-step trace 22.
 MAX_NEW_TOKENS = {"numbers": 32, "code": 80, "cot": 32}
 
