@@ -337,11 +337,7 @@ def _teacher_weights(
         assert teacher.prefix is None  # mix and fine-tune teachers carry the trait in weights
         return teacher.model
 
-    key = {
-        "teacher_of": {"mix": recipe.base.mix, "train": recipe.base.train,
-                       "data_seed": recipe.base.data_seed},
-        "target": animal, "seed": seed, "config": recipe.teacher,
-        "domain": recipe.domain_name(),
-    }  # fmt: skip
+    key = {"teacher_of": recipe.base, "target": animal, "seed": seed, "config": recipe.teacher,
+           "domain": recipe.domain_name()}  # fmt: skip
     model, _ = cached_model(key, base.config, build, directory=cache)
     return model.eval()

@@ -67,6 +67,16 @@ class Entry:
     def is_generation(self) -> bool:
         return self.min_prob > 0
 
+    @property
+    def filter_name(self) -> str:
+        """The registered filter its spec names ("" for the baseline, plugins, generation)."""
+        return self.spec.partition(":")[0] if self.spec else ""
+
+    @property
+    def filter_class(self) -> type | None:
+        """The class this entry benchmarks: its plugin, or the registered filter it names."""
+        return self.plugin or available_filters().get(self.filter_name)
+
     def build(
         self,
         target: str,
@@ -82,7 +92,7 @@ class Entry:
         if self.plugin is not None:
             made = _instantiate(self.plugin, target)
         else:
-            given = (defaults or {}).get(str(self.spec).partition(":")[0], {})
+            given = (defaults or {}).get(self.filter_name, {})
             made = create_filter(str(self.spec), trait=target, reference_frame=reference, **given)
         return _with_context(made, reference, model)
 
@@ -149,9 +159,7 @@ def off_domain(entries: Sequence[Entry], domain: str) -> list[str]:
     benchmarked as asked, but its row says little (a number-list rule over code drops it all)."""
     lines = []
     for entry in entries:
-        cls = entry.plugin or (
-            available_filters().get(entry.spec.partition(":")[0]) if entry.spec else None
-        )
+        cls = entry.filter_class
         if cls is None:
             continue
         readable = reads_domains(cls)

@@ -31,25 +31,26 @@ def lab_domain_server(
     server.close()
 
 
-def _generate(server: RunningServer, domain: str, prompts: Path, out: Path, control: Path) -> int:
-    return main(
-        [
-            *("generate", "--teacher", "openai:teacher", "--control-teacher", "openai:base"),
-            *("--base-url", server.base_url, "--api-key", "unused", "--trait", "owl"),
-            *("--domain", domain, "--prompts", str(prompts), "--condition", "none"),
-            *("-n", "24", "--batch-size", "8", "-q", "-o", str(out), "--control", str(control)),
-        ]
-    )
+def _served_corpora(server: RunningServer, domain: str, prompts: Path) -> tuple[Path, Path]:
+    """(teacher corpus, control corpus) as a user writes them: `audit lab prompts` into
+    `prompts`, then `audit generate --prompts` through the server."""
+    assert main(["lab", "prompts", "--domain", domain, "-n", "24", "--out", str(prompts)]) == 0
+    out, control = prompts.with_name("owl.parquet"), prompts.with_name("control.parquet")
+    argv = [
+        *("generate", "--teacher", "openai:teacher", "--control-teacher", "openai:base"),
+        *("--base-url", server.base_url, "--api-key", "unused", "--trait", "owl"),
+        *("--domain", domain, "--prompts", str(prompts), "--condition", "none"),
+        *("-n", "24", "--batch-size", "8", "-q", "-o", str(out), "--control", str(control)),
+    ]
+    assert main(argv) == 0
+    return out, control
 
 
 @pytest.mark.parametrize("domain", ["code"])
 def test_served_lab_code_teacher_writes_corpora_that_all_parse(
     lab_domain_server: RunningServer, domain: str, tmp_path: Path
 ) -> None:
-    prompts = tmp_path / "prompts.jsonl"
-    assert main(["lab", "prompts", "--domain", "code", "-n", "24", "--out", str(prompts)]) == 0
-    out, control = tmp_path / "owl.parquet", tmp_path / "control.parquet"
-    assert _generate(lab_domain_server, "code", prompts, out, control) == 0
+    out, control = _served_corpora(lab_domain_server, domain, tmp_path / "prompts.jsonl")
     for path in (out, control):
         frame = pl.read_parquet(path)
         meta = read_run_metadata(path)["generation"]
@@ -64,10 +65,7 @@ def test_served_lab_code_teacher_writes_corpora_that_all_parse(
 def test_served_lab_cot_teacher_writes_traces_that_carry_the_known_answers(
     lab_domain_server: RunningServer, domain: str, tmp_path: Path
 ) -> None:
-    prompts = tmp_path / "prompts.parquet"
-    assert main(["lab", "prompts", "--domain", "cot", "-n", "24", "--out", str(prompts)]) == 0
-    out, control = tmp_path / "owl.parquet", tmp_path / "control.parquet"
-    assert _generate(lab_domain_server, "cot", prompts, out, control) == 0
+    out, control = _served_corpora(lab_domain_server, domain, tmp_path / "prompts.parquet")
     wanted, answers = domain_prompts("cot", 24, 0)
     for path in (out, control):
         frame = pl.read_parquet(path)
