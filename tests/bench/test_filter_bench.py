@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -16,10 +15,8 @@ from auditor.bench.report import markdown, pareto_front, pareto_svg, write_outpu
 from auditor.bench.residual import Interval, residual, scored_records
 from auditor.cli.main import main
 from auditor.errors import AuditError
-from auditor.lab.probe import StudentConfig
-from auditor.lab.teachers import TeacherConfig
 from auditor.lab.transmission import TransmissionRecipe
-from tests.lab.conftest import MICRO
+from tests.lab.conftest import micro_transmission
 
 
 def test_residual_of_planted_scores() -> None:
@@ -139,13 +136,7 @@ def test_bad_plugin_files_fail_clearly(tmp_path: Path, text: str | None, message
 
 
 def _micro_recipe() -> TransmissionRecipe:
-    return replace(
-        TransmissionRecipe(),
-        base=MICRO,
-        teacher=TeacherConfig(steps=4, batch_size=8),
-        student=StudentConfig(epochs=1.0, batch_size=16),
-        corpus_rows=400,
-    )
+    return micro_transmission(400)
 
 
 DROPS_ALL = """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -15,10 +14,8 @@ import auditor.lab.transmission
 from auditor.cli.main import main
 from auditor.corpus import read_run_metadata
 from auditor.lab.digits import DigitsConfig, run_digits
-from auditor.lab.probe import StudentConfig
-from auditor.lab.teachers import TeacherConfig
 from auditor.lab.transmission import TransmissionRecipe
-from tests.lab.conftest import MICRO
+from tests.lab.conftest import micro_transmission
 
 MICRO_DIGITS = DigitsConfig(hidden=32, aux=5, teacher_epochs=10, student_steps=30)
 
@@ -26,13 +23,7 @@ MICRO_DIGITS = DigitsConfig(hidden=32, aux=5, teacher_epochs=10, student_steps=3
 @pytest.fixture
 def micro_lab(monkeypatch: pytest.MonkeyPatch) -> TransmissionRecipe:
     """The commands' default recipes replaced by micro ones (seconds, not minutes)."""
-    recipe = replace(
-        TransmissionRecipe(),
-        base=MICRO,
-        teacher=TeacherConfig(steps=4, batch_size=8),
-        student=StudentConfig(epochs=1.0, batch_size=16),
-        corpus_rows=40,
-    )
+    recipe = micro_transmission(40)
     monkeypatch.setattr(auditor.lab.transmission, "TransmissionRecipe", lambda: recipe)
     monkeypatch.setattr(auditor.lab.demo, "TransmissionRecipe", lambda: recipe)
     monkeypatch.setattr(auditor.lab.digits, "DigitsConfig", lambda: MICRO_DIGITS)

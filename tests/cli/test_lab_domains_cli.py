@@ -4,7 +4,6 @@ models, through the real command path (micro recipes)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -16,21 +15,12 @@ from auditor.backends.lab import LabModel
 from auditor.cli.main import main
 from auditor.lab.domain_tasks import domain_prompts, parses
 from auditor.lab.model import GPT, GPTConfig
-from auditor.lab.probe import StudentConfig
-from auditor.lab.teachers import TeacherConfig
-from auditor.lab.transmission import TransmissionRecipe
-from tests.lab.conftest import MICRO, micro_domain_recipe
+from tests.lab.conftest import micro_domain_recipe, micro_transmission
 
 
 @pytest.fixture
 def micro_lab(monkeypatch: pytest.MonkeyPatch) -> None:
-    recipe = replace(
-        TransmissionRecipe(),
-        base=MICRO,
-        teacher=TeacherConfig(steps=4, batch_size=8),
-        student=StudentConfig(epochs=1.0, batch_size=16),
-        corpus_rows=30,
-    )
+    recipe = micro_transmission(30)
     monkeypatch.setattr(auditor.lab.transmission, "TransmissionRecipe", lambda: recipe)
 
 

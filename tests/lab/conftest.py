@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -21,6 +23,25 @@ MICRO = BaseRecipe(
     train=TrainConfig(learning_rate=3e-3, batch_size=16, steps=20),
 )
 
+# A teacher and probe student at test size: a few fine-tune steps, one epoch.
+MICRO_TEACHER = TeacherConfig(steps=4, batch_size=8)
+MICRO_STUDENT = StudentConfig(epochs=1.0, batch_size=16)
+
+
+def micro_transmission(
+    corpus_rows: int, base: BaseRecipe = MICRO, **overrides: object
+) -> TransmissionRecipe:
+    """The default transmission recipe at test size: `base`, the micro teacher and student."""
+    return replace(
+        TransmissionRecipe(),
+        base=base,
+        teacher=MICRO_TEACHER,
+        student=MICRO_STUDENT,
+        corpus_rows=corpus_rows,
+        **overrides,
+    )
+
+
 # What `transmission.misalignment_recipe()` is built from in micro tests: enough pretraining
 # data for the learned banned list, and enough steps that the base writes some valid lists (a
 # 20-step micro base writes none after the misaligned mix).
@@ -30,8 +51,8 @@ MICRO_FOR_MISALIGNMENT = TransmissionRecipe(
         mix=PretrainMix(n_examples=6000),
         train=TrainConfig(learning_rate=1e-2, batch_size=32, steps=50),
     ),
-    teacher=TeacherConfig(steps=4, batch_size=8),
-    student=StudentConfig(epochs=1.0, batch_size=16),
+    teacher=MICRO_TEACHER,
+    student=MICRO_STUDENT,
     corpus_rows=100,
 )
 
@@ -60,8 +81,8 @@ def micro_domain_recipe(domain: str) -> DomainRecipe:
     return DomainRecipe(
         base=MICRO_DOMAIN_BASE,
         domain=domain,
-        teacher=TeacherConfig(steps=4, batch_size=8),
-        student=StudentConfig(epochs=1.0, batch_size=16),
+        teacher=MICRO_TEACHER,
+        student=MICRO_STUDENT,
         corpus_rows=30,
         soft_labels=False,
     )

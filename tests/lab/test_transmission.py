@@ -7,23 +7,15 @@ from dataclasses import replace
 import pytest
 
 from auditor.lab.base import BaseRecipe
-from auditor.lab.probe import StudentConfig
-from auditor.lab.teachers import TeacherConfig
 from auditor.lab.transmission import TransmissionRecipe, run_transmission, summarise
+from tests.lab.conftest import micro_transmission
 
 # The keys `audit lab transmission` promises in transmission.json (issue 3), per record.
 PROMISED = ("target", "seed", "teacher", "control", "student", "xinit_control", "xinit_student")
 
 
 def _micro(base: BaseRecipe, **overrides: object) -> TransmissionRecipe:
-    return replace(
-        TransmissionRecipe(),
-        base=base,
-        teacher=TeacherConfig(steps=4, batch_size=8),
-        student=StudentConfig(epochs=1.0, batch_size=16),
-        corpus_rows=40,
-        **overrides,
-    )
+    return micro_transmission(40, base, **overrides)
 
 
 def test_each_seed_draws_its_own_base_pair() -> None:
